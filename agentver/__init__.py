@@ -1,0 +1,3 @@
+"""agentver: git-native versioning for AI agent configurations."""
+
+__version__ = "0.1.0"

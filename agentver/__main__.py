@@ -1,0 +1,3 @@
+from agentver.cli.app import main
+
+main()

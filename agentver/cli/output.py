@@ -1,0 +1,65 @@
+"""Printing helpers shared by the command modules: JSON, errors, colour policy."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+from rich.console import Console
+
+_stdout: Console | None = None
+_stderr: Console | None = None
+
+
+def _colour_allowed(stream: Any) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def console() -> Console:
+    """A rich console on stdout: colour only on a terminal, NO_COLOR honoured."""
+    global _stdout
+    if _stdout is None or _stdout.file is not sys.stdout:
+        colour = _colour_allowed(sys.stdout)
+        _stdout = Console(
+            file=sys.stdout,
+            no_color=not colour,
+            force_terminal=colour or None,
+            highlight=False,
+            soft_wrap=not colour,
+        )
+    return _stdout
+
+
+def err_console() -> Console:
+    global _stderr
+    if _stderr is None or _stderr.file is not sys.stderr:
+        colour = _colour_allowed(sys.stderr)
+        _stderr = Console(
+            file=sys.stderr, no_color=not colour, highlight=False, soft_wrap=True
+        )
+    return _stderr
+
+
+def print_json(document: Any) -> None:
+    """Exactly one JSON document on stdout."""
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(f"warning: {message}\n")
+
+
+def note(message: str) -> None:
+    """Progress and informational messages go to stderr so stdout stays parseable."""
+    sys.stderr.write(f"{message}\n")
+
+
+def error(message: str, hint: str | None = None) -> None:
+    sys.stderr.write(f"error: {message}\n")
+    if hint:
+        sys.stderr.write(f"hint: {hint}\n")

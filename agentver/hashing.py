@@ -1,0 +1,23 @@
+"""Canonical JSON and ``config_hash`` (DESIGN.md section 2). Written once, used everywhere."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from agentver.models import AgentConfig
+
+
+def canonical_json(obj: Any) -> str:
+    # Python's default separators and ensure_ascii: hashes computed elsewhere with the
+    # original reference formula must match byte for byte.
+    return json.dumps(obj, sort_keys=True)
+
+
+def hash_canonical(obj: Any) -> str:
+    return hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()[:16]
+
+
+def config_hash(config: AgentConfig) -> str:
+    return hash_canonical(config.canonical())
