@@ -1,3 +1,5 @@
 """Imports every command module so each registers itself on ``app``."""
 
 from __future__ import annotations
+
+from agentver.cli import diff_cmd, history_cmds  # noqa: F401

@@ -31,6 +31,7 @@ def console() -> Console:
             force_terminal=colour or None,
             highlight=False,
             soft_wrap=not colour,
+            width=None if colour else 160,
         )
     return _stdout
 
@@ -39,9 +40,7 @@ def err_console() -> Console:
     global _stderr
     if _stderr is None or _stderr.file is not sys.stderr:
         colour = _colour_allowed(sys.stderr)
-        _stderr = Console(
-            file=sys.stderr, no_color=not colour, highlight=False, soft_wrap=True
-        )
+        _stderr = Console(file=sys.stderr, no_color=not colour, highlight=False, soft_wrap=True)
     return _stderr
 
 

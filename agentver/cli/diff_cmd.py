@@ -1,0 +1,68 @@
+"""``diff``: what changed between two versions, or across a pull request."""
+
+from __future__ import annotations
+
+import enum
+
+import typer
+
+from agentver.cli import output
+from agentver.cli.app import app
+from agentver.cli.common import ENV_OPTION, open_workspace
+from agentver.errors import UsageError
+
+
+class Format(str, enum.Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+@app.command("diff")
+def diff(
+    ctx: typer.Context,
+    args: list[str] | None = typer.Argument(
+        None,
+        metavar="[AGENT] [A] [B]",
+        help="Agent and two versions (default: active, or latest, -> worktree).",
+    ),
+    fmt: Format = typer.Option(Format.text, "--format", "-f", help="Output format."),
+    as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
+    exit_code: bool = typer.Option(False, "--exit-code", help="Exit 1 when there are differences."),
+    base: str | None = typer.Option(None, "--base", help="Diff every agent changed since this git revision."),
+    head: str | None = typer.Option(None, "--head", help="With --base: the newer revision (default HEAD)."),
+    env: str | None = ENV_OPTION,
+) -> None:
+    """Field changes and a line diff of the system prompt between two versions."""
+    from agentver.cli.render_diff import render_markdown, render_text, render_text_many
+    from agentver.compare import default_refs, diff_refs, diff_revisions, split_arguments
+
+    if as_json:
+        fmt = Format.json
+    ws = open_workspace(ctx)
+    if base is not None:
+        if args:
+            raise UsageError("--base compares every agent; do not name agents or versions with it")
+        diffs = diff_revisions(ws, base, head)
+        if fmt is Format.json:
+            output.print_json({"base": base, "head": head or "HEAD", "agents": [d.to_json() for d in diffs]})
+        elif fmt is Format.markdown:
+            typer.echo(render_markdown(diffs), nl=False)
+        else:
+            render_text_many(diffs, output.console())
+        differs = bool(diffs)
+    else:
+        if head is not None:
+            raise UsageError("--head needs --base")
+        agent, refs = split_arguments(ws, list(args or []))
+        a, b = default_refs(ws, agent, refs, env)
+        result = diff_refs(ws, agent, a, b, env)
+        if fmt is Format.json:
+            output.print_json(result.to_json())
+        elif fmt is Format.markdown:
+            typer.echo(render_markdown([result]), nl=False)
+        else:
+            render_text(result, output.console())
+        differs = result.has_changes
+    if exit_code and differs:
+        raise typer.Exit(1)

@@ -1,0 +1,258 @@
+"""The only module that talks to git.
+
+Reads on the hot path (history, blobs) run plain ``git`` subprocesses: one ``git log``
+pass and one ``git cat-file --batch`` per command are far cheaper than GitPython's
+per-object calls and its import (~130 ms). Writes (pointer commits) go through GitPython,
+imported only by the commands that commit.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from agentver.errors import AgentverError, RepositoryError
+
+# Hooks run with these exported (pre-commit strips them too): they would point our
+# subprocesses at the hook's index instead of the repository we were asked about.
+_LEAKY_ENV = ("GIT_DIR", "GIT_INDEX_FILE", "GIT_WORK_TREE", "GIT_PREFIX", "GIT_COMMON_DIR")
+NULL_SHA = "0" * 40
+_SEP = "\x1e"  # record separator between commits in our log format
+
+
+def git_env() -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in _LEAKY_ENV}
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env.setdefault("LC_ALL", "C")
+    return env
+
+
+class GitError(AgentverError):
+    """A git command failed."""
+
+
+def run_git(
+    args: Sequence[str], cwd: Path, *, check: bool = True, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    try:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            env=git_env(),
+            input=stdin,
+            capture_output=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise GitError("git is not installed or not on PATH") from None
+    if check and proc.returncode != 0:
+        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(
+            f"git {args[0]} failed: {detail[-1] if detail else 'exit ' + str(proc.returncode)}"
+        )
+    return proc
+
+
+def worktree_root(cwd: Path) -> Path | None:
+    """The top level of the work tree containing ``cwd``, or None."""
+    proc = run_git(["rev-parse", "--show-toplevel"], cwd, check=False)
+    if proc.returncode != 0:
+        return None
+    return Path(proc.stdout.decode().strip())
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    commit: str
+    author: str  # "Name <email>"
+    committed_at: str  # ISO 8601 UTC, "2026-01-01T10:00:00Z"
+    subject: str
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str
+    blob: str | None  # None when the file was deleted
+
+
+def iso_utc(text: str) -> str:
+    """Git's strict ISO date (with offset) to ISO 8601 UTC with a Z."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class GitRepo:
+    """A non-bare git work tree."""
+
+    def __init__(self, root: Path, git_dir: Path) -> None:
+        self.root = root
+        self.git_dir = git_dir
+
+    @classmethod
+    def open(cls, cwd: Path) -> GitRepo:
+        proc = run_git(
+            ["rev-parse", "--is-bare-repository", "--absolute-git-dir"], cwd, check=False
+        )
+        if proc.returncode != 0:
+            raise RepositoryError(
+                f"not a git repository: {cwd}",
+                "run agentver inside your config repository, use -C PATH, or `agentver init`",
+            )
+        is_bare, git_dir = proc.stdout.decode().split("\n")[:2]
+        if is_bare == "true":
+            raise RepositoryError(
+                f"{cwd} is a bare repository; agentver needs a work tree",
+                "clone it first: git clone <repo> && cd <repo>",
+            )
+        root = worktree_root(cwd)
+        if root is None:
+            raise RepositoryError(
+                f"{cwd} is inside the git directory, not a work tree",
+                "run agentver from the repository's work tree",
+            )
+        return cls(root, Path(git_dir))
+
+    def git(self, *args: str, check: bool = True, stdin: bytes | None = None) -> str:
+        return run_git(args, self.root, check=check, stdin=stdin).stdout.decode("utf-8", "replace")
+
+    # -- state ------------------------------------------------------------------------
+
+    def head(self) -> str:
+        proc = run_git(["rev-parse", "--verify", "-q", "HEAD^{commit}"], self.root, check=False)
+        if proc.returncode != 0:
+            raise RepositoryError(
+                "the repository has no commits yet",
+                "commit your agent files first: git add agents && git commit -m 'Add agents'",
+            )
+        return proc.stdout.decode().strip()
+
+    def require_full_history(self) -> str:
+        """HEAD, refusing shallow clones: a truncated history must never look complete."""
+        head = self.head()
+        if (self.git_dir / "shallow").exists() or self.git(
+            "rev-parse", "--is-shallow-repository"
+        ).strip() == "true":
+            raise RepositoryError(
+                "this is a shallow clone: version history would be incomplete",
+                "run `git fetch --unshallow` (in CI: actions/checkout with fetch-depth: 0)",
+            )
+        return head
+
+    def resolve_commit(self, rev: str) -> str | None:
+        if rev.startswith("-"):
+            return None
+        proc = run_git(
+            ["rev-parse", "--verify", "-q", "--end-of-options", f"{rev}^{{commit}}"],
+            self.root,
+            check=False,
+        )
+        return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+    def is_ancestor(self, older: str, newer: str) -> bool:
+        return (
+            run_git(
+                ["merge-base", "--is-ancestor", older, newer], self.root, check=False
+            ).returncode
+            == 0
+        )
+
+    def has_commit_graph(self) -> bool:
+        info = self.git_dir / "objects" / "info"
+        return (info / "commit-graph").exists() or (info / "commit-graphs").exists()
+
+    def write_commit_graph(self) -> bool:
+        proc = run_git(
+            ["commit-graph", "write", "--reachable", "--changed-paths"], self.root, check=False
+        )
+        return proc.returncode == 0
+
+    # -- history ----------------------------------------------------------------------
+
+    def log_changes(
+        self, head: str, pathspecs: Sequence[str]
+    ) -> Iterator[tuple[CommitInfo, list[FileChange]]]:
+        """First-parent history of ``head`` touching ``pathspecs``, newest first.
+
+        One ``git log --raw`` pass: the blob ids come with the log, so no checkout and no
+        per-commit ``git show``. Renames are reported as delete + add (the file name is
+        the agent's identity).
+        """
+        fmt = f"{_SEP}%H%x00%an <%ae>%x00%cI%x00%s"
+        proc = run_git(
+            [
+                "log",
+                "--first-parent",
+                "--raw",
+                "--no-abbrev",
+                "--no-renames",
+                "-z",
+                f"--format={fmt}",
+                head,
+                "--",
+                *pathspecs,
+            ],
+            self.root,
+        )
+        for record in proc.stdout.decode("utf-8", "replace").split(_SEP)[1:]:
+            fields = record.split("\x00")
+            commit, author, date, subject = fields[:4]
+            changes: list[FileChange] = []
+            rest = fields[4:]
+            # With -z, raw entries are ":meta" and then the path as separate fields.
+            i = 0
+            while i < len(rest):
+                meta = rest[i].strip("\n")
+                if not meta.startswith(":"):
+                    i += 1
+                    continue
+                parts = meta[1:].split()
+                path = rest[i + 1] if i + 1 < len(rest) else ""
+                new_blob, status = parts[3], parts[4]
+                changes.append(FileChange(path, None if status.startswith("D") else new_blob))
+                i += 2
+            yield CommitInfo(commit, author, iso_utc(date), subject.strip()), changes
+
+    def read_blobs(self, blob_ids: Iterable[str]) -> dict[str, bytes]:
+        """Contents of many blobs in one ``git cat-file --batch`` process."""
+        ids = list(dict.fromkeys(blob_ids))
+        if not ids:
+            return {}
+        out = run_git(
+            ["cat-file", "--batch"], self.root, stdin=("\n".join(ids) + "\n").encode()
+        ).stdout
+        blobs: dict[str, bytes] = {}
+        pos = 0
+        for blob_id in ids:
+            end = out.index(b"\n", pos)
+            header = out[pos:end].split()
+            pos = end + 1
+            if len(header) < 3 or header[1] == b"missing":
+                continue
+            size = int(header[2])
+            blobs[blob_id] = out[pos : pos + size]
+            pos += size + 1
+        return blobs
+
+    def blob_at(self, rev: str, path: str) -> str | None:
+        proc = run_git(["rev-parse", "--verify", "-q", f"{rev}:{path}"], self.root, check=False)
+        return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+    def changed_files(self, base: str, head: str, pathspecs: Sequence[str]) -> list[str]:
+        out = self.git("diff", "--name-only", "--no-renames", "-z", base, head, "--", *pathspecs)
+        return [name for name in out.split("\x00") if name]
+
+    def files_at(self, rev: str, folder: str) -> list[str]:
+        out = self.git("ls-tree", "-z", "--name-only", f"{rev}", "--", f"{folder}/")
+        return [name for name in out.split("\x00") if name]
+
+    # -- writes (GitPython) -------------------------------------------------------------
+
+    def gitpython(self) -> Any:
+        import git  # heavy: only commands that commit import it
+
+        return git.Repo(self.root)

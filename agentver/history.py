@@ -1,0 +1,304 @@
+"""Versions of agents, derived from the first-parent history of HEAD (DESIGN.md section 3).
+
+Cost model (see docs/benchmarks.md): one ``git log --raw`` pass gives every commit and
+blob id that touched the agents folder; the blobs not seen before are read in one
+``git cat-file --batch``; each blob is hashed once, ever (a blob id never changes
+content, so that cache never needs invalidating). The finished version lists are cached
+per HEAD commit, so a warm command is a JSON read. Caches live under
+``.git/agentver/`` and deleting them changes no output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentver.agentfile import agent_config, agent_schema, is_agent_id, is_valid
+from agentver.config import load_yaml
+from agentver.errors import AgentverError, ConfigError, NotFound
+from agentver.gitrepo import CommitInfo, FileChange, GitRepo
+from agentver.hashing import config_hash
+from agentver.models import AgentConfig, Version
+from agentver.settings import Settings
+
+CACHE_FORMAT = "1"
+_KEEP_CACHED_HEADS = 8
+Notify = Callable[[str], None]
+
+
+@dataclass
+class AgentHistory:
+    agent: str
+    versions: list[Version] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    present: bool = False  # the file exists at HEAD (False: retired or never committed)
+
+    @property
+    def latest(self) -> Version | None:
+        return self.versions[-1] if self.versions else None
+
+    def get(self, number: int) -> Version:
+        if 1 <= number <= len(self.versions):
+            return self.versions[number - 1]
+        raise NotFound(f"{self.agent} has no version {number}", f"{self.range_text()}")
+
+    def range_text(self) -> str:
+        if not self.versions:
+            return f"{self.agent} has no versions yet"
+        if len(self.versions) == 1:
+            return f"{self.agent} has version 1"
+        return f"{self.agent} has versions 1-{len(self.versions)}"
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    config_hash: str | None
+    valid: bool
+    error: str | None  # why the blob is not a version ("line 3, col 1: ...")
+
+
+def analyze_blob(raw: bytes, path: str) -> BlobInfo:
+    """Hash one file's content; an unparseable or unhashable file is not a version."""
+    try:
+        loaded = load_yaml(raw, path)
+        config = agent_config(loaded)
+    except ConfigError as exc:
+        return BlobInfo(None, False, f"line {exc.line}, col {exc.col}: {exc.reason}")
+    return BlobInfo(config_hash(config), is_valid(loaded.data), None)
+
+
+def agent_path(settings: Settings, agent: str) -> str:
+    return f"{settings.agents_dir}/{agent}.yaml"
+
+
+class HistoryIndex:
+    """Computes and caches version lists for one repository at one HEAD."""
+
+    def __init__(self, repo: GitRepo, settings: Settings, notify: Notify | None = None) -> None:
+        self.repo = repo
+        self.settings = settings
+        self.notify = notify or (lambda message: None)
+        self.head = repo.require_full_history()
+        schema_digest = hashlib.sha256(
+            json.dumps(agent_schema(), sort_keys=True).encode()
+        ).hexdigest()
+        key = hashlib.sha256(
+            f"{CACHE_FORMAT}:{settings.agents_dir}:{schema_digest}".encode()
+        ).hexdigest()
+        self.cache_root = repo.git_dir / "agentver"
+        self.cache_dir = self.cache_root / "history" / f"{self.head}-{key[:12]}"
+        self.blob_cache_path = self.cache_root / f"blobs-{schema_digest[:12]}.json"
+        self._memo: dict[str, AgentHistory] = {}
+
+    # -- public -----------------------------------------------------------------------
+
+    def agent(self, agent: str) -> AgentHistory:
+        """One agent's versions; NotFound if the agent never existed at HEAD's history."""
+        if agent in self._memo:
+            return self._memo[agent]
+        cached = self._read_cache(f"{agent}.json")
+        if cached is not None:
+            history = _history_from_json(cached)
+        else:
+            path = agent_path(self.settings, agent)
+            computed = self._compute([path])
+            history = computed.get(agent, AgentHistory(agent))
+            self._write_cache({agent: history}, all_agents=False)
+        if not history.versions and not history.present and not history.warnings:
+            raise NotFound(
+                f"unknown agent {agent!r}: no {agent_path(self.settings, agent)} in the history of HEAD",
+                self._known_agents_hint(),
+            )
+        self._memo[agent] = history
+        return history
+
+    def all(self) -> dict[str, AgentHistory]:
+        """Every agent that has a file at HEAD or had versions (retired agents included)."""
+        cached = self._read_cache("_all.json")
+        if cached is not None:
+            histories = {item["agent"]: _history_from_json(item) for item in cached["agents"]}
+        else:
+            histories = self._compute([f"{self.settings.agents_dir}/"])
+            self._write_cache(histories, all_agents=True)
+        self._memo.update(histories)
+        return histories
+
+    # -- computing ----------------------------------------------------------------------
+
+    def _compute(self, pathspecs: list[str]) -> dict[str, AgentHistory]:
+        if self.settings.commit_graph and not self.repo.has_commit_graph():
+            if self.repo.write_commit_graph():
+                self.notify(
+                    "note: wrote git's commit-graph for fast history "
+                    "(once; set `commit_graph: false` in agentver.yaml to opt out)"
+                )
+        per_file: dict[str, list[tuple[CommitInfo, FileChange]]] = {}
+        for info, changes in self.repo.log_changes(self.head, pathspecs):
+            for change in changes:
+                per_file.setdefault(change.path, []).append((info, change))
+        blobs = self._blob_infos(per_file)
+        histories: dict[str, AgentHistory] = {}
+        prefix = f"{self.settings.agents_dir}/"
+        for path, events in sorted(per_file.items()):
+            name = path[len(prefix) :] if path.startswith(prefix) else ""
+            if "/" in name or not name.endswith(".yaml"):
+                continue  # nested folders and other files are not agents
+            agent = name[: -len(".yaml")]
+            if not is_agent_id(agent):
+                continue  # `validate` reports bad file names; history ignores them
+            histories[agent] = _build(agent, path, list(reversed(events)), blobs)
+        return histories
+
+    def _blob_infos(
+        self, per_file: dict[str, list[tuple[CommitInfo, FileChange]]]
+    ) -> dict[str, BlobInfo]:
+        cache = self._load_blob_cache()
+        wanted = {
+            change.blob: path
+            for path, events in per_file.items()
+            for _, change in events
+            if change.blob
+        }
+        missing = [blob for blob in wanted if blob not in cache]
+        if missing:
+            for blob, raw in self.repo.read_blobs(missing).items():
+                cache[blob] = analyze_blob(raw, wanted[blob])
+            self._save_blob_cache(cache)
+        return cache
+
+    # -- caches -------------------------------------------------------------------------
+
+    def _known_agents_hint(self) -> str:
+        folder = self.repo.root / self.settings.agents_dir
+        names = (
+            sorted(p.stem for p in folder.glob("*.yaml") if is_agent_id(p.stem))
+            if folder.is_dir()
+            else []
+        )
+        if names:
+            return f"known agents: {', '.join(names)}"
+        return f"agents live in {self.settings.agents_dir}/<agent>.yaml; commit one first"
+
+    def _read_cache(self, name: str) -> Any:
+        try:
+            return json.loads((self.cache_dir / name).read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def _write_cache(self, histories: dict[str, AgentHistory], *, all_agents: bool) -> None:
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            for agent, history in histories.items():
+                _atomic_write(self.cache_dir / f"{agent}.json", _history_to_json(history))
+            if all_agents:
+                document = {"agents": [_history_to_json(h) for h in histories.values()]}
+                _atomic_write(self.cache_dir / "_all.json", document)
+            self._prune()
+        except OSError:
+            pass  # a cache is an optimisation: a read-only .git must not fail a command
+
+    def _prune(self) -> None:
+        heads = sorted(
+            self.cache_dir.parent.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True
+        )
+        for stale in heads[_KEEP_CACHED_HEADS:]:
+            shutil.rmtree(stale, ignore_errors=True)
+
+    def _load_blob_cache(self) -> dict[str, BlobInfo]:
+        try:
+            raw = json.loads(self.blob_cache_path.read_text("utf-8"))
+            return {blob: BlobInfo(*values) for blob, values in raw.items()}
+        except (OSError, ValueError, TypeError):
+            return {}
+
+    def _save_blob_cache(self, cache: dict[str, BlobInfo]) -> None:
+        try:
+            self.cache_root.mkdir(parents=True, exist_ok=True)
+            document = {blob: [i.config_hash, i.valid, i.error] for blob, i in cache.items()}
+            _atomic_write(self.blob_cache_path, document)
+        except OSError:
+            pass
+
+
+def _build(
+    agent: str,
+    path: str,
+    events: list[tuple[CommitInfo, FileChange]],
+    blobs: dict[str, BlobInfo],
+) -> AgentHistory:
+    history = AgentHistory(agent)
+    last_hash: str | None = None
+    for info, change in events:  # oldest first
+        if change.blob is None:
+            history.present = False  # retired; numbering continues if it comes back
+            continue
+        history.present = True
+        blob = blobs.get(change.blob)
+        if blob is None or blob.config_hash is None:
+            reason = blob.error if blob else "blob missing from the repository"
+            history.warnings.append(
+                f"{path} at commit {info.commit[:10]} ({info.subject!r}) cannot be read as "
+                f"an agent config, {reason}; it is not a version"
+            )
+            continue
+        if blob.config_hash == last_hash:
+            continue  # formatting, comments or description only
+        last_hash = blob.config_hash
+        history.versions.append(
+            Version(
+                agent=agent,
+                version=len(history.versions) + 1,
+                config_hash=blob.config_hash,
+                commit=info.commit,
+                created_by=info.author,
+                created_at=info.committed_at,
+                change_description=info.subject,
+                valid=blob.valid,
+                blob=change.blob,
+            )
+        )
+    return history
+
+
+def _history_to_json(history: AgentHistory) -> dict[str, Any]:
+    return {
+        "agent": history.agent,
+        "present": history.present,
+        "warnings": history.warnings,
+        "versions": [asdict(v) for v in history.versions],
+    }
+
+
+def _history_from_json(data: dict[str, Any]) -> AgentHistory:
+    return AgentHistory(
+        agent=data["agent"],
+        versions=[Version(**v) for v in data["versions"]],
+        warnings=list(data["warnings"]),
+        present=bool(data["present"]),
+    )
+
+
+def _atomic_write(path: Path, document: Any) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, separators=(",", ":"))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_version_config(repo: GitRepo, settings: Settings, version: Version) -> AgentConfig:
+    """The AgentConfig of a stored version (reads its blob)."""
+    raw = repo.read_blobs([version.blob]).get(version.blob)
+    if raw is None:
+        raise AgentverError(f"blob {version.blob} of {version.agent} v{version.version} is missing")
+    return agent_config(load_yaml(raw, agent_path(settings, version.agent)))
