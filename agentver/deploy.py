@@ -175,7 +175,7 @@ def _active(version: Version) -> ActiveVersion:
     return ActiveVersion(version.version, version.config_hash, version.commit)
 
 
-def deploy(version: Version, environment: str, action: str = "deploy") -> Compute:
+def deploy(version: Version, environment: str, action: str = "deploy", note: str = "") -> Compute:
     """``deploy`` and ``rollback``: make a version active now, ending any canary."""
     _require_deployable(version)
 
@@ -186,12 +186,15 @@ def deploy(version: Version, environment: str, action: str = "deploy") -> Comput
             raise NoChange(f"{version.agent} v{version.version} is already active in {environment}")
         if before.canary:
             message += f" (ends canary v{before.canary.version})"
-        return replace(before, active=_active(version), canary=None), message
+        return_pointer = replace(before, active=_active(version), canary=None)
+        return return_pointer, message + note
 
     return compute
 
 
-def canary_start(version: Version, environment: str, percent_bp: int, now: str | None = None) -> Compute:
+def canary_start(
+    version: Version, environment: str, percent_bp: int, now: str | None = None, note: str = ""
+) -> Compute:
     _require_deployable(version)
 
     def compute(before: Pointer) -> tuple[Pointer, str]:
@@ -216,7 +219,7 @@ def canary_start(version: Version, environment: str, percent_bp: int, now: str |
         )
         message = (
             f"agentver({environment}): canary start {agent} v{version.version} "
-            f"at {percent_number(percent_bp)}%"
+            f"at {percent_number(percent_bp)}%{note}"
         )
         return replace(before, canary=canary), message
 

@@ -184,7 +184,10 @@ class PointerEvent:
     action: str
 
 
-_SUBJECT = re.compile(r"^agentver\([^)]*\): (?P<action>[a-z][a-z ]*?) \S+")
+_SUBJECT = re.compile(
+    r"^agentver\([^)]*\): (?P<action>deploy|rollback|canary (?:start|set|promote|abort)"
+    r"|flag (?:set|disable|rm)) "
+)
 
 
 def action_of(subject: str, before: Pointer | None, after: Pointer | None) -> str:

@@ -72,7 +72,7 @@ def _from_pointer(ws: Workspace, agent: str, ref: str, env: str) -> Version:
         for event in reversed(ws.pointer_events(env, agent)):
             active = event.pointer.active if event.pointer else None
             if active is not None and active.version != current:
-                return _checked(ws, agent, active.version, active.config_hash, env)
+                return checked_version(ws, agent, active.version, active.config_hash, env)
         raise NotFound(
             f"{agent} has no previous active version in {env}",
             f"name one: agentver rollback {agent} <version> --env {env}",
@@ -82,10 +82,10 @@ def _from_pointer(ws: Workspace, agent: str, ref: str, env: str) -> Version:
         what = "nothing is deployed" if ref == "active" else "no canary is running"
         hint = f"agentver deploy {agent} <version> --env {env}" if ref == "active" else f"agentver canary status {agent} --env {env}"
         raise NotFound(f"{agent}: {what} in {env}", hint)
-    return _checked(ws, agent, slot.version, slot.config_hash, env)
+    return checked_version(ws, agent, slot.version, slot.config_hash, env)
 
 
-def _checked(ws: Workspace, agent: str, number: int, expected_hash: str, env: str) -> Version:
+def checked_version(ws: Workspace, agent: str, number: int, expected_hash: str, env: str) -> Version:
     """A pointer's number, cross-checked with its hash (numbers are for people)."""
     history = ws.history(agent)
     if 1 <= number <= len(history.versions) and history.versions[number - 1].config_hash == expected_hash:
