@@ -1,0 +1,206 @@
+"""``sync``, ``verify`` and ``status``: git versus the runtime store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from agentver.cli import output
+from agentver.cli.app import app
+from agentver.cli.common import JSON_OPTION, open_workspace
+from agentver.errors import CheckFailed, UsageError
+from agentver.workspace import Workspace
+
+STORE_OPTION = typer.Option(
+    None,
+    "--store",
+    help="Store URL (else AGENTVER_STORE, else `store` in agentver.yaml, else sqlite:///.agentver/runtime.db).",
+)
+ENVS_OPTION = typer.Option(None, "--env", "-e", help="Environment(s) to publish (repeatable; default all).")
+
+
+def _environments(ws: Workspace, chosen: list[str] | None) -> list[str]:
+    return [ws.environment(env) for env in chosen] if chosen else list(ws.settings.environments)
+
+
+def _open_store(ws: Workspace, url: str | None) -> Any:
+    from agentver.store import open_store
+
+    return open_store(ws.settings.store_url(url), ws.root)
+
+
+@app.command("sync")
+def sync_cmd(
+    ctx: typer.Context,
+    store_url: str | None = STORE_OPTION,
+    envs: list[str] | None = ENVS_OPTION,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; write nothing."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace stored versions that disagree with git; allow an older HEAD."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Publish HEAD's versions and committed pointers to the runtime store, in one transaction."""
+    from agentver.publish import build_snapshot, check_not_stale, describe_plan, uncommitted_pointer_files
+
+    ws = open_workspace(ctx)
+    environments = _environments(ws, envs)
+    store = _open_store(ws, store_url)
+    try:
+        for rel in uncommitted_pointer_files(ws):
+            output.warn(f"{rel} has uncommitted changes; sync publishes the committed version")
+        check_not_stale(ws, store, force=force)
+        snapshot = build_snapshot(ws, environments)
+        plan = store.plan(snapshot) if dry_run else store.sync(snapshot, force=force)
+    finally:
+        store.close()
+    lines = describe_plan(plan)
+    if as_json:
+        output.print_json(
+            {
+                "store": store.url,
+                "head": plan.head_commit,
+                "dry_run": dry_run,
+                "applied": plan.applied,
+                "new_versions": [{"agent": v.agent, "version": v.version} for v in plan.new_versions],
+                "conflicts": [{"agent": c.agent, "version": c.version, "fields": list(c.fields)} for c in plan.changed_versions],
+                "pointer_changes": [{"environment": p.environment, "agent": p.agent} for p in plan.pointer_changes],
+            }
+        )
+        return
+    for line in lines:
+        output.console().print(line, markup=False)
+    if plan.nothing_to_do:
+        output.note(f"{store.url} is up to date with {plan.head_commit[:10]}; nothing written")
+    elif dry_run:
+        output.note(f"dry run: {len(plan.new_versions)} new versions, {len(plan.pointer_changes)} pointer changes; nothing written")
+    else:
+        output.note(
+            f"synced {plan.head_commit[:10]} to {store.url}: {len(plan.new_versions)} new versions, "
+            f"{len(plan.pointer_changes)} pointer changes"
+            + (f", {len(plan.replaced)} replaced (--force)" if plan.replaced else "")
+        )
+
+
+@app.command("verify")
+def verify_cmd(
+    ctx: typer.Context,
+    store_url: str | None = STORE_OPTION,
+    no_store: bool = typer.Option(False, "--no-store", help="Check pointer files against git only."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Recompute hashes from git; compare with pointer files and the store. Exit 1 on any mismatch."""
+    from agentver.publish import verify
+
+    ws = open_workspace(ctx)
+    if no_store and store_url:
+        raise UsageError("--no-store and --store contradict each other")
+    store = None if no_store else _open_store(ws, store_url)
+    try:
+        report = verify(ws, store, list(ws.settings.environments))
+    finally:
+        if store is not None:
+            store.close()
+    if as_json:
+        output.print_json(
+            {
+                "ok": not report.problems,
+                "checked_versions": report.checked_versions,
+                "checked_pointers": report.checked_pointers,
+                "problems": [p.__dict__ for p in report.problems],
+            }
+        )
+    else:
+        for problem in report.problems:
+            where = f"{problem.environment}/{problem.agent}" if problem.environment else problem.agent
+            output.console().print(f"{problem.kind}: {where}: {problem.message}", markup=False)
+    if report.problems:
+        raise CheckFailed(f"{len(report.problems)} mismatch(es) between git and the store")
+    if not as_json:
+        output.note(
+            f"ok: {report.checked_pointers} pointers and {report.checked_versions} stored versions match git"
+        )
+
+
+@app.command("status")
+def status_cmd(
+    ctx: typer.Context,
+    store_url: str | None = STORE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Per environment and agent: what git says versus what the store serves."""
+    from agentver.publish import committed_pointers
+
+    ws = open_workspace(ctx)
+    environments = list(ws.settings.environments)
+    store = _open_store(ws, store_url)
+    try:
+        from agentver.store import StoreNotInitialized
+
+        try:
+            served = {(p.environment, p.agent): p for p in store.pointers()}
+            last = store.last_sync()
+        except StoreNotInitialized:
+            served, last = {}, None
+    finally:
+        store.close()
+    on_disk = {(env, agent): ws.pointer(env, agent) for env in environments for agent in sorted(ws.agents())}
+    committed = {(p.environment, p.agent): p for p in committed_pointers(ws, environments)}
+    rows = []
+    for key in sorted(set(on_disk) | set(served) | set(committed)):
+        env, agent = key
+        if env not in environments:
+            continue
+        git_state = _state(on_disk.get(key))
+        store_state = _state(served.get(key))
+        if git_state == {"active": None, "canary": None} and store_state == git_state:
+            continue
+        uncommitted = _state(on_disk.get(key)) != _state(committed.get(key))
+        rows.append(
+            {
+                "environment": env,
+                "agent": agent,
+                "git": git_state,
+                "store": store_state,
+                "in_sync": git_state == store_state and not uncommitted,
+                "uncommitted": uncommitted,
+            }
+        )
+    document = {
+        "store": store.url,
+        "last_sync": {"commit": last.head_commit, "at": last.synced_at} if last else None,
+        "head": ws.index.head,
+        "agents": rows,
+    }
+    if as_json:
+        output.print_json(document)
+        return
+    out = output.console()
+    out.print(f"store {store.url}: " + (f"last sync {last.head_commit[:10]} at {last.synced_at}" if last else "never synced"), markup=False)
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("environment", "agent", "git", "store", ""):
+        table.add_column(column)
+    for row in rows:
+        mark = "in sync" if row["in_sync"] else ("uncommitted" if row["uncommitted"] else "DRIFT: run agentver sync")
+        table.add_row(row["environment"], row["agent"], _text(row["git"]), _text(row["store"]), mark)
+    out.print(table)
+
+
+def _state(pointer: Any) -> dict[str, Any]:
+    if pointer is None:
+        return {"active": None, "canary": None}
+    canary = pointer.canary
+    return {
+        "active": pointer.active.version if pointer.active else None,
+        "canary": {"version": canary.version, "percent": canary.percent} if canary else None,
+    }
+
+
+def _text(state: dict[str, Any]) -> str:
+    text = f"v{state['active']}" if state["active"] else "-"
+    if state["canary"]:
+        text += f" + canary v{state['canary']['version']} {state['canary']['percent']}%"
+    return text
