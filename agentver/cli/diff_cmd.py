@@ -63,6 +63,6 @@ def diff(
             typer.echo(render_markdown([result]), nl=False)
         else:
             render_text(result, output.console())
-        differs = result.has_changes
+        differs = not result.identical  # versions differ: their config_hash differs
     if exit_code and differs:
         raise typer.Exit(1)
