@@ -53,7 +53,7 @@ def agent_config(loaded: Loaded) -> AgentConfig:
                 raise ConfigError(f"missing required key {key!r}", loaded.path, 1, 1)
             return default
         value = data[key]
-        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+        if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
             line, col = loaded.locate((key,))
             raise ConfigError(f"{key} must be {what}", loaded.path, line, col)
         return value

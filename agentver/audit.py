@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 from agentver.errors import NotFound, UsageError
 from agentver.models import Pointer, ResolvedConfig
@@ -36,7 +37,7 @@ def state_at(events: list[PointerEvent], when: str) -> PointerEvent | None:
     return chosen
 
 
-def event_json(event: PointerEvent) -> dict[str, object]:
+def event_json(event: PointerEvent) -> dict[str, Any]:
     pointer = event.pointer
     version = None
     percent = None
@@ -74,9 +75,13 @@ def resolve_user(
             f"{agent} has no active version in {environment}",
             f"agentver deploy {agent} <version> --env {environment}",
         )
-    active = checked_version(ws, agent, pointer.active.version, pointer.active.config_hash, environment)
+    active = checked_version(
+        ws, agent, pointer.active.version, pointer.active.config_hash, environment
+    )
     canary_config = None
     if pointer.canary:
-        canary = checked_version(ws, agent, pointer.canary.version, pointer.canary.config_hash, environment)
+        canary = checked_version(
+            ws, agent, pointer.canary.version, pointer.canary.config_hash, environment
+        )
         canary_config = ws.config_of(canary)
     return resolve(pointer, user, ws.config_of(active), canary_config)

@@ -26,8 +26,10 @@ def split_arguments(ws: Workspace, args: list[str]) -> tuple[str, list[str]]:
     if len(agents) != 1:
         listed = ", ".join(agents) if agents else "none"
         raise UsageError(
-            "which agent? this repository has " + (f"{len(agents)} agents" if agents else "no agents"),
-            f"name it first: agentver diff <agent> {' '.join(args)}".rstrip() + f" (agents: {listed})",
+            "which agent? this repository has "
+            + (f"{len(agents)} agents" if agents else "no agents"),
+            f"name it first: agentver diff <agent> {' '.join(args)}".rstrip()
+            + f" (agents: {listed})",
         )
     return agents[0], args
 
@@ -38,7 +40,9 @@ def _agent_exists(ws: Workspace, name: str) -> bool:
     return name in ws.agents()
 
 
-def default_refs(ws: Workspace, agent: str, refs: list[str], environment: str | None) -> tuple[str, str]:
+def default_refs(
+    ws: Workspace, agent: str, refs: list[str], environment: str | None
+) -> tuple[str, str]:
     """Defaults: active -> worktree, or latest -> worktree when nothing is deployed."""
     if len(refs) == 2:
         return refs[0], refs[1]

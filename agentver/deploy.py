@@ -46,7 +46,9 @@ class NoChange(Exception):
         self.message = message
 
 
-def transact(ws: Workspace, environment: str, agent: str, compute: Compute, *, no_commit: bool = False) -> Outcome:
+def transact(
+    ws: Workspace, environment: str, agent: str, compute: Compute, *, no_commit: bool = False
+) -> Outcome:
     rel = pointer_path(environment, agent)
     _preflight(ws)
     with _pointer_lock(ws):
@@ -212,9 +214,15 @@ def canary_start(
                 f"`agentver canary promote|abort {agent}`",
             )
         if before.active.config_hash == version.config_hash:
-            raise UsageError(f"v{version.version} is already the active version of {agent} in {environment}")
+            raise UsageError(
+                f"v{version.version} is already the active version of {agent} in {environment}"
+            )
         canary = Canary(
-            version.version, version.config_hash, version.commit, percent_bp, new_salt(),
+            version.version,
+            version.config_hash,
+            version.commit,
+            percent_bp,
+            new_salt(),
             now or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
         message = (
@@ -281,7 +289,9 @@ def flag_set(environment: str, name: str, change: FlagChange) -> Compute:
         flag = Flag(
             name,
             flag.enabled if change.enabled is None else change.enabled,
-            None if change.clear_percent else (flag.percent_bp if change.percent_bp is None else change.percent_bp),
+            None
+            if change.clear_percent
+            else (flag.percent_bp if change.percent_bp is None else change.percent_bp),
             flag.users if change.users is None else change.users,
             flag.add_tools if change.add_tools is None else change.add_tools,
             flag.remove_tools if change.remove_tools is None else change.remove_tools,
@@ -290,7 +300,9 @@ def flag_set(environment: str, name: str, change: FlagChange) -> Compute:
             raise NoChange(f"flag {name} of {before.agent} is already set that way")
         verb = "disable" if not flag.enabled else "set"
         flags = {**before.flags, name: flag}
-        return replace(before, flags=flags), f"agentver({environment}): flag {verb} {before.agent} {name}"
+        return replace(
+            before, flags=flags
+        ), f"agentver({environment}): flag {verb} {before.agent} {name}"
 
     return compute
 
@@ -299,8 +311,12 @@ def flag_rm(environment: str, name: str) -> Compute:
     def compute(before: Pointer) -> tuple[Pointer, str]:
         if name not in before.flags:
             known = ", ".join(sorted(before.flags)) or "none"
-            raise UsageError(f"{before.agent} has no flag {name!r} in {environment}", f"flags: {known}")
+            raise UsageError(
+                f"{before.agent} has no flag {name!r} in {environment}", f"flags: {known}"
+            )
         flags = {key: value for key, value in before.flags.items() if key != name}
-        return replace(before, flags=flags), f"agentver({environment}): flag rm {before.agent} {name}"
+        return replace(
+            before, flags=flags
+        ), f"agentver({environment}): flag rm {before.agent} {name}"
 
     return compute

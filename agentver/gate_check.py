@@ -15,7 +15,9 @@ def enforce_gate(
     config_hash; returns a note for the pointer commit message (empty when none)."""
     if skip:
         if not reason or not reason.strip():
-            raise UsageError("--skip-gate needs --reason \"...\"", "the reason is recorded in the pointer commit")
+            raise UsageError(
+                '--skip-gate needs --reason "..."', "the reason is recorded in the pointer commit"
+            )
         return f" (evaluation gate skipped: {reason.strip()})"
     if reason is not None:
         raise UsageError("--reason is only used with --skip-gate")
@@ -52,6 +54,7 @@ def enforce_gate(
     if not decision.passed:
         raise CheckFailed(
             f"evaluation gate: {decision.message}",
-            decision.hint or f"run `agentver eval {agent} {version.version}`, or deploy with --skip-gate --reason \"...\"",
+            decision.hint
+            or f'run `agentver eval {agent} {version.version}`, or deploy with --skip-gate --reason "..."',
         )
     return ""

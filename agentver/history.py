@@ -133,12 +133,12 @@ class HistoryIndex:
     # -- computing ----------------------------------------------------------------------
 
     def _compute(self, pathspecs: list[str]) -> dict[str, AgentHistory]:
-        if self.settings.commit_graph and not self.repo.has_commit_graph():
-            if self.repo.write_commit_graph():
-                self.notify(
-                    "note: wrote git's commit-graph for fast history "
-                    "(once; set `commit_graph: false` in agentver.yaml to opt out)"
-                )
+        wants_graph = self.settings.commit_graph and not self.repo.has_commit_graph()
+        if wants_graph and self.repo.write_commit_graph():
+            self.notify(
+                "note: wrote git's commit-graph for fast history "
+                "(once; set `commit_graph: false` in agentver.yaml to opt out)"
+            )
         per_file: dict[str, list[tuple[CommitInfo, FileChange]]] = {}
         for info, changes in self.repo.log_changes(self.head, pathspecs):
             for change in changes:

@@ -12,7 +12,6 @@ from typing import Any
 
 import yaml
 
-from agentver.agentfile import is_agent_id
 from agentver.config import Loaded, load_yaml
 from agentver.errors import ConfigError, PointerError
 from agentver.models import ActiveVersion, Canary, Flag, Pointer
@@ -55,7 +54,10 @@ def _parse(loaded: Loaded, environment: str, agent: str) -> Pointer:
     if data.get("agent") != agent:
         raise bad(("agent",), f"agent is {data.get('agent')!r}, expected {agent!r}")
     if data.get("environment") != environment:
-        raise bad(("environment",), f"environment is {data.get('environment')!r}, expected {environment!r}")
+        raise bad(
+            ("environment",),
+            f"environment is {data.get('environment')!r}, expected {environment!r}",
+        )
 
     def version_fields(key: str, allowed: set[str]) -> dict[str, Any]:
         value = data[key]
@@ -67,7 +69,9 @@ def _parse(loaded: Loaded, environment: str, agent: str) -> Pointer:
         number = value.get("version")
         if not isinstance(number, int) or isinstance(number, bool) or number < 1:
             raise bad((key, "version"), f"{key}.version must be a positive integer")
-        if not isinstance(value.get("config_hash"), str) or not _HASH.fullmatch(value["config_hash"]):
+        if not isinstance(value.get("config_hash"), str) or not _HASH.fullmatch(
+            value["config_hash"]
+        ):
             raise bad((key, "config_hash"), f"{key}.config_hash must be 16 hex characters")
         if not isinstance(value.get("commit"), str) or not _COMMIT.fullmatch(value["commit"]):
             raise bad((key, "commit"), f"{key}.commit must be a 40-hex commit id")
@@ -92,7 +96,9 @@ def _parse(loaded: Loaded, environment: str, agent: str) -> Pointer:
         started = value.get("started_at")
         if not isinstance(started, str):
             raise bad(("canary", "started_at"), "canary.started_at must be a quoted ISO 8601 time")
-        canary = Canary(value["version"], value["config_hash"], value["commit"], percent_bp, salt, started)
+        canary = Canary(
+            value["version"], value["config_hash"], value["commit"], percent_bp, salt, started
+        )
     flags: dict[str, Flag] = {}
     raw_flags = data.get("flags") or {}
     if not isinstance(raw_flags, dict):
@@ -126,7 +132,9 @@ def _parse_flag(name: str, spec: Any, bad: Any) -> Flag:
         if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
             raise bad((*where, key), f"flag {name}: {key} must be a list of names")
         lists[key] = tuple(value)
-    return Flag(name, enabled, percent_bp, lists["users"], lists["add_tools"], lists["remove_tools"])
+    return Flag(
+        name, enabled, percent_bp, lists["users"], lists["add_tools"], lists["remove_tools"]
+    )
 
 
 _FLAG_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -167,7 +175,9 @@ def serialize_pointer(pointer: Pointer) -> bytes:
                 "add_tools": list(flag.add_tools),
                 "remove_tools": list(flag.remove_tools),
             }
-            dumped = yaml.safe_dump(body, default_flow_style=True, sort_keys=False, width=10_000).strip()
+            dumped = yaml.safe_dump(
+                body, default_flow_style=True, sort_keys=False, width=10_000
+            ).strip()
             lines.append(f"  {name}: {dumped}")
     return ("\n".join(lines) + "\n").encode("utf-8")
 
@@ -200,7 +210,11 @@ def action_of(subject: str, before: Pointer | None, after: Pointer | None) -> st
     if before is None or (before.active != after.active and after.active):
         return "deploy"
     if before.canary != after.canary:
-        return "canary set" if after.canary and before.canary else ("canary start" if after.canary else "canary abort")
+        return (
+            "canary set"
+            if after.canary and before.canary
+            else ("canary start" if after.canary else "canary abort")
+        )
     if before.flags != after.flags:
         return "flag set"
     return "edit"

@@ -111,8 +111,13 @@ def verify(ws: Workspace, store: Store | None, environments: list[str]) -> Verif
                 if version is None or version.config_hash != slot.config_hash:
                     actual = version.config_hash if version else "no such version"
                     report.problems.append(
-                        Drift("pointer", agent, env, f"{role} names v{slot.version} with hash "
-                              f"{slot.config_hash}, git has {actual}")
+                        Drift(
+                            "pointer",
+                            agent,
+                            env,
+                            f"{role} names v{slot.version} with hash "
+                            f"{slot.config_hash}, git has {actual}",
+                        )
                     )
     if store is None:
         return report
@@ -122,28 +127,47 @@ def verify(ws: Workspace, store: Store | None, environments: list[str]) -> Verif
         recomputed = config_hash(row.config)
         if recomputed != row.version.config_hash:
             report.problems.append(
-                Drift("tampered", key[0], None, f"stored v{key[1]} content hashes to {recomputed}, "
-                      f"row says {row.version.config_hash}")
+                Drift(
+                    "tampered",
+                    key[0],
+                    None,
+                    f"stored v{key[1]} content hashes to {recomputed}, "
+                    f"row says {row.version.config_hash}",
+                )
             )
         git_version = by_key.get(key)
         if git_version is None:
-            report.problems.append(Drift("unknown", key[0], None, f"store has v{key[1]}, git does not"))
+            report.problems.append(
+                Drift("unknown", key[0], None, f"store has v{key[1]}, git does not")
+            )
         elif git_version.config_hash != row.version.config_hash:
             report.problems.append(
-                Drift("rewritten", key[0], None, f"v{key[1]} is {git_version.config_hash} in git, "
-                      f"{row.version.config_hash} in the store (history rewritten?)")
+                Drift(
+                    "rewritten",
+                    key[0],
+                    None,
+                    f"v{key[1]} is {git_version.config_hash} in git, "
+                    f"{row.version.config_hash} in the store (history rewritten?)",
+                )
             )
     stored_keys = {(r.version.agent, r.version.version) for r in store.versions()}
     for key in sorted(set(by_key) - stored_keys):
-        report.problems.append(Drift("behind", key[0], None, f"v{key[1]} is not in the store yet (run sync)"))
+        report.problems.append(
+            Drift("behind", key[0], None, f"v{key[1]} is not in the store yet (run sync)")
+        )
     committed = {(p.environment, p.agent): p for p in committed_pointers(ws, environments)}
     served = {(p.environment, p.agent): p for p in store.pointers()}
-    for key in sorted(set(committed) | set(served)):
-        if key[0] not in environments:
+    for env, agent in sorted(set(committed) | set(served)):
+        if env not in environments:
             continue
-        if _pointer_state(committed.get(key)) != _pointer_state(served.get(key)):
+        if _pointer_state(committed.get((env, agent))) != _pointer_state(served.get((env, agent))):
             report.problems.append(
-                Drift("pointer-drift", key[1], key[0], "the store serves a different pointer than HEAD (run sync)")
+                Drift(
+                    "pointer-drift",
+                    agent,
+                    env,
+                    "the store serves a different pointer than HEAD (run sync)",
+                )
             )
     return report
 
@@ -156,9 +180,14 @@ def _pointer_state(pointer: Pointer | None) -> object:
 
 def describe_plan(plan: SyncPlan) -> list[str]:
     lines = [f"+ {v.agent} v{v.version} ({v.config_hash})" for v in plan.new_versions]
-    lines += [f"! {c.agent} v{c.version} differs in the store: {', '.join(c.fields)}" for c in plan.changed_versions]
+    lines += [
+        f"! {c.agent} v{c.version} differs in the store: {', '.join(c.fields)}"
+        for c in plan.changed_versions
+    ]
     for change in plan.pointer_changes:
-        lines.append(f"~ {change.environment}/{change.agent}: {_short(change.old)} -> {_short(change.new)}")
+        lines.append(
+            f"~ {change.environment}/{change.agent}: {_short(change.old)} -> {_short(change.new)}"
+        )
     return lines
 
 

@@ -45,8 +45,12 @@ def resolve_version(ws: Workspace, agent: str, ref: str, environment: str | None
     if ref.startswith("@") and len(ref) > 1:
         return _at_revision(ws, agent, ref[1:])
     if ref == "worktree":
-        raise UsageError("worktree is not a committed version here", f"use one of {REF_FORMS[:-12]}")
-    raise UsageError(f"unknown version reference {ref!r}", f"use {REF_FORMS}; {history.range_text()}")
+        raise UsageError(
+            "worktree is not a committed version here", f"use one of {REF_FORMS[:-12]}"
+        )
+    raise UsageError(
+        f"unknown version reference {ref!r}", f"use {REF_FORMS}; {history.range_text()}"
+    )
 
 
 def resolve_target(ws: Workspace, agent: str, ref: str, environment: str | None = None) -> Target:
@@ -80,15 +84,24 @@ def _from_pointer(ws: Workspace, agent: str, ref: str, env: str) -> Version:
     slot = pointer.active if ref == "active" else pointer.canary
     if slot is None:
         what = "nothing is deployed" if ref == "active" else "no canary is running"
-        hint = f"agentver deploy {agent} <version> --env {env}" if ref == "active" else f"agentver canary status {agent} --env {env}"
+        hint = (
+            f"agentver deploy {agent} <version> --env {env}"
+            if ref == "active"
+            else f"agentver canary status {agent} --env {env}"
+        )
         raise NotFound(f"{agent}: {what} in {env}", hint)
     return checked_version(ws, agent, slot.version, slot.config_hash, env)
 
 
-def checked_version(ws: Workspace, agent: str, number: int, expected_hash: str, env: str) -> Version:
+def checked_version(
+    ws: Workspace, agent: str, number: int, expected_hash: str, env: str
+) -> Version:
     """A pointer's number, cross-checked with its hash (numbers are for people)."""
     history = ws.history(agent)
-    if 1 <= number <= len(history.versions) and history.versions[number - 1].config_hash == expected_hash:
+    if (
+        1 <= number <= len(history.versions)
+        and history.versions[number - 1].config_hash == expected_hash
+    ):
         return history.versions[number - 1]
     same = [v for v in history.versions if v.config_hash == expected_hash]
     if same:

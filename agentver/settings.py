@@ -91,10 +91,9 @@ def load_settings(root: Path) -> Settings:
         or len(set(environments)) != len(environments)
     ):
         raise bad("environments", "must be a non-empty list of unique names (a-z, 0-9, - and _)")
-    default_env = data.get(
-        "default_environment", environments[0] if "environments" in data else "production"
-    )
-    if default_env not in environments:
+    fallback = "production" if "production" in environments else environments[0]
+    default_env = data.get("default_environment", fallback)
+    if not isinstance(default_env, str) or default_env not in environments:
         raise bad("default_environment", f"{default_env!r} is not in environments")
     store = data.get("store", DEFAULT_STORE)
     if not isinstance(store, str) or not store:

@@ -78,10 +78,18 @@ class Workspace:
                 continue
             after = None
             if change.blob:
-                after = parse_pointer(blobs[change.blob], f"{rel} at {info.commit[:10]}", environment, agent)
+                after = parse_pointer(
+                    blobs[change.blob], f"{rel} at {info.commit[:10]}", environment, agent
+                )
             events.append(
-                PointerEvent(info.commit, info.committed_at, info.author, info.subject, after,
-                             action_of(info.subject, before, after))
+                PointerEvent(
+                    info.commit,
+                    info.committed_at,
+                    info.author,
+                    info.subject,
+                    after,
+                    action_of(info.subject, before, after),
+                )
             )
             before = after
         return events

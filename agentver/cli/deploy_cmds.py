@@ -25,14 +25,22 @@ from agentver.refs import REF_FORMS, resolve_version
 from agentver.routing import parse_percent
 from agentver.workspace import Workspace
 
-canary_app = typer.Typer(help="Canary releases: a share of users gets a new version.", no_args_is_help=True)
-flag_app = typer.Typer(help="Feature flags on a deployed agent (no new version).", no_args_is_help=True)
+canary_app = typer.Typer(
+    help="Canary releases: a share of users gets a new version.", no_args_is_help=True
+)
+flag_app = typer.Typer(
+    help="Feature flags on a deployed agent (no new version).", no_args_is_help=True
+)
 app.add_typer(canary_app, name="canary")
 app.add_typer(flag_app, name="flag")
 
 PERCENT_HELP = "Share of users, a decimal in (0, 100] with at most two decimals, e.g. 10 or 12.5."
-GATE_SKIP = typer.Option(False, "--skip-gate", help="Deploy without a passing evaluation (needs --reason).")
-GATE_REASON = typer.Option(None, "--reason", help="Why the evaluation gate is skipped (goes into the commit).")
+GATE_SKIP = typer.Option(
+    False, "--skip-gate", help="Deploy without a passing evaluation (needs --reason)."
+)
+GATE_REASON = typer.Option(
+    None, "--reason", help="Why the evaluation gate is skipped (goes into the commit)."
+)
 
 
 def _report(outcome: Outcome, no_commit: bool) -> None:
@@ -81,7 +89,9 @@ def deploy_cmd(
 def rollback_cmd(
     ctx: typer.Context,
     agent: str = typer.Argument(..., help="Agent id."),
-    ref: str = typer.Argument("previous", help=f"Version to return to (default previous): {REF_FORMS}."),
+    ref: str = typer.Argument(
+        "previous", help=f"Version to return to (default previous): {REF_FORMS}."
+    ),
     env: str | None = ENV_OPTION,
     no_commit: bool = NO_COMMIT_OPTION,
 ) -> None:
@@ -109,7 +119,9 @@ def canary_start_cmd(
     environment = ws.environment(env)
     version = resolve_version(ws, agent, ref, environment)
     note = _gate(ws, agent, version, environment, skip_gate, reason)
-    _run(ws, environment, agent, canary_start(version, environment, percent_bp, note=note), no_commit)
+    _run(
+        ws, environment, agent, canary_start(version, environment, percent_bp, note=note), no_commit
+    )
 
 
 @canary_app.command("set")
@@ -201,7 +213,9 @@ def flag_set_cmd(
     percent: str | None = typer.Option(None, "--percent", "-p", help=PERCENT_HELP),
     users: str | None = typer.Option(None, "--users", help="Comma-separated user ids always on."),
     add_tools: str | None = typer.Option(None, "--add-tools", help="Comma-separated tools to add."),
-    remove_tools: str | None = typer.Option(None, "--remove-tools", help="Comma-separated tools to remove."),
+    remove_tools: str | None = typer.Option(
+        None, "--remove-tools", help="Comma-separated tools to remove."
+    ),
     disable: bool = typer.Option(False, "--disable", help="Turn the flag off for everyone."),
     enable: bool = typer.Option(False, "--enable", help="Turn a disabled flag back on."),
     env: str | None = ENV_OPTION,
@@ -261,7 +275,11 @@ def flag_list_cmd(
         return
     for name, flag in flags.items():
         state = "on" if flag["enabled"] else "off"
-        who = f"{flag['percent']}% of users" if flag["percent"] is not None else ("listed users" if flag["users"] else "everyone")
+        who = (
+            f"{flag['percent']}% of users"
+            if flag["percent"] is not None
+            else ("listed users" if flag["users"] else "everyone")
+        )
         extra = []
         if flag["users"]:
             extra.append("users " + ",".join(flag["users"]))
@@ -269,7 +287,9 @@ def flag_list_cmd(
             extra.append("+" + ",+".join(flag["add_tools"]))
         if flag["remove_tools"]:
             extra.append("-" + ",-".join(flag["remove_tools"]))
-        output.console().print(f"{name}: {state} for {who}" + (f" ({'; '.join(extra)})" if extra else ""))
+        output.console().print(
+            f"{name}: {state} for {who}" + (f" ({'; '.join(extra)})" if extra else "")
+        )
 
 
 @app.command("resolve")
@@ -301,7 +321,9 @@ def resolve_cmd(
 def deployments_cmd(
     ctx: typer.Context,
     agent: str = typer.Argument(..., help="Agent id."),
-    at: str | None = typer.Option(None, "--at", help="What was active and canary at this time (ISO 8601)."),
+    at: str | None = typer.Option(
+        None, "--at", help="What was active and canary at this time (ISO 8601)."
+    ),
     env: str | None = ENV_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -323,7 +345,11 @@ def deployments_cmd(
             "at": when,
             "active": pointer.active.version if pointer and pointer.active else None,
             "canary": (
-                {"version": canary.version, "percent": canary.percent, "started_at": canary.started_at}
+                {
+                    "version": canary.version,
+                    "percent": canary.percent,
+                    "started_at": canary.started_at,
+                }
                 if canary
                 else None
             ),
@@ -351,8 +377,11 @@ def deployments_cmd(
         table.add_column(column)
     for row in rows:
         table.add_row(
-            row["at"], row["action"], f"v{row['version']}" if row["version"] else "-",
-            f"{row['percent']}%" if row["percent"] is not None else "", str(row["by"]).split(" <")[0],
+            row["at"],
+            row["action"],
+            f"v{row['version']}" if row["version"] else "-",
+            f"{row['percent']}%" if row["percent"] is not None else "",
+            str(row["by"]).split(" <")[0],
             str(row["commit"])[:10],
         )
     output.console().print(table)

@@ -34,7 +34,9 @@ def list_agents(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
             canary = pointer.canary
             environments[env] = {
                 "active": pointer.active.version if pointer.active else None,
-                "canary": {"version": canary.version, "percent": canary.percent} if canary else None,
+                "canary": {"version": canary.version, "percent": canary.percent}
+                if canary
+                else None,
             }
         rows.append(
             {
@@ -61,7 +63,9 @@ def list_agents(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
             state = row["environments"][env]
             cell = _v(state["active"]) if state["active"] else "-"
             if state["canary"]:
-                cell += f" (canary {_v(state['canary']['version'])} at {state['canary']['percent']}%)"
+                cell += (
+                    f" (canary {_v(state['canary']['version'])} at {state['canary']['percent']}%)"
+                )
             cells.append(cell)
         table.add_row(*cells)
     output.console().print(table)
@@ -108,8 +112,12 @@ def history(
             marks.append("invalid")
         author = v.created_by.split(" <")[0]
         table.add_row(
-            f"v{v.version}", v.config_hash[:8], v.created_at.replace("T", " ")[:16], author,
-            v.change_description, " ".join(marks),
+            f"v{v.version}",
+            v.config_hash[:8],
+            v.created_at.replace("T", " ")[:16],
+            author,
+            v.change_description,
+            " ".join(marks),
         )
     output.console().print(table)
 
@@ -145,4 +153,7 @@ def show(
         if not v.valid:
             out.print("valid:       no (fails the schema; cannot be deployed)")
     out.print()
-    out.print(yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=100).rstrip(), markup=False)
+    out.print(
+        yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=100).rstrip(),
+        markup=False,
+    )

@@ -17,7 +17,9 @@ STORE_OPTION = typer.Option(
     "--store",
     help="Store URL (else AGENTVER_STORE, else `store` in agentver.yaml, else sqlite:///.agentver/runtime.db).",
 )
-ENVS_OPTION = typer.Option(None, "--env", "-e", help="Environment(s) to publish (repeatable; default all).")
+ENVS_OPTION = typer.Option(
+    None, "--env", "-e", help="Environment(s) to publish (repeatable; default all)."
+)
 
 
 def _environments(ws: Workspace, chosen: list[str] | None) -> list[str]:
@@ -37,12 +39,19 @@ def sync_cmd(
     envs: list[str] | None = ENVS_OPTION,
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; write nothing."),
     force: bool = typer.Option(
-        False, "--force", help="Replace stored versions that disagree with git; allow an older HEAD."
+        False,
+        "--force",
+        help="Replace stored versions that disagree with git; allow an older HEAD.",
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Publish HEAD's versions and committed pointers to the runtime store, in one transaction."""
-    from agentver.publish import build_snapshot, check_not_stale, describe_plan, uncommitted_pointer_files
+    from agentver.publish import (
+        build_snapshot,
+        check_not_stale,
+        describe_plan,
+        uncommitted_pointer_files,
+    )
 
     ws = open_workspace(ctx)
     environments = _environments(ws, envs)
@@ -63,9 +72,16 @@ def sync_cmd(
                 "head": plan.head_commit,
                 "dry_run": dry_run,
                 "applied": plan.applied,
-                "new_versions": [{"agent": v.agent, "version": v.version} for v in plan.new_versions],
-                "conflicts": [{"agent": c.agent, "version": c.version, "fields": list(c.fields)} for c in plan.changed_versions],
-                "pointer_changes": [{"environment": p.environment, "agent": p.agent} for p in plan.pointer_changes],
+                "new_versions": [
+                    {"agent": v.agent, "version": v.version} for v in plan.new_versions
+                ],
+                "conflicts": [
+                    {"agent": c.agent, "version": c.version, "fields": list(c.fields)}
+                    for c in plan.changed_versions
+                ],
+                "pointer_changes": [
+                    {"environment": p.environment, "agent": p.agent} for p in plan.pointer_changes
+                ],
             }
         )
         return
@@ -74,7 +90,9 @@ def sync_cmd(
     if plan.nothing_to_do:
         output.note(f"{store.url} is up to date with {plan.head_commit[:10]}; nothing written")
     elif dry_run:
-        output.note(f"dry run: {len(plan.new_versions)} new versions, {len(plan.pointer_changes)} pointer changes; nothing written")
+        output.note(
+            f"dry run: {len(plan.new_versions)} new versions, {len(plan.pointer_changes)} pointer changes; nothing written"
+        )
     else:
         output.note(
             f"synced {plan.head_commit[:10]} to {store.url}: {len(plan.new_versions)} new versions, "
@@ -87,7 +105,9 @@ def sync_cmd(
 def verify_cmd(
     ctx: typer.Context,
     store_url: str | None = STORE_OPTION,
-    no_store: bool = typer.Option(False, "--no-store", help="Check pointer files against git only."),
+    no_store: bool = typer.Option(
+        False, "--no-store", help="Check pointer files against git only."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Recompute hashes from git; compare with pointer files and the store. Exit 1 on any mismatch."""
@@ -113,7 +133,9 @@ def verify_cmd(
         )
     else:
         for problem in report.problems:
-            where = f"{problem.environment}/{problem.agent}" if problem.environment else problem.agent
+            where = (
+                f"{problem.environment}/{problem.agent}" if problem.environment else problem.agent
+            )
             output.console().print(f"{problem.kind}: {where}: {problem.message}", markup=False)
     if report.problems:
         raise CheckFailed(f"{len(report.problems)} mismatch(es) between git and the store")
@@ -145,9 +167,13 @@ def status_cmd(
             served, last = {}, None
     finally:
         store.close()
-    on_disk = {(env, agent): ws.pointer(env, agent) for env in environments for agent in sorted(ws.agents())}
+    on_disk = {
+        (env, agent): ws.pointer(env, agent)
+        for env in environments
+        for agent in sorted(ws.agents())
+    }
     committed = {(p.environment, p.agent): p for p in committed_pointers(ws, environments)}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for key in sorted(set(on_disk) | set(served) | set(committed)):
         env, agent = key
         if env not in environments:
@@ -177,15 +203,25 @@ def status_cmd(
         output.print_json(document)
         return
     out = output.console()
-    out.print(f"store {store.url}: " + (f"last sync {last.head_commit[:10]} at {last.synced_at}" if last else "never synced"), markup=False)
+    out.print(
+        f"store {store.url}: "
+        + (f"last sync {last.head_commit[:10]} at {last.synced_at}" if last else "never synced"),
+        markup=False,
+    )
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False)
     for column in ("environment", "agent", "git", "store", ""):
         table.add_column(column)
     for row in rows:
-        mark = "in sync" if row["in_sync"] else ("uncommitted" if row["uncommitted"] else "DRIFT: run agentver sync")
-        table.add_row(row["environment"], row["agent"], _text(row["git"]), _text(row["store"]), mark)
+        mark = (
+            "in sync"
+            if row["in_sync"]
+            else ("uncommitted" if row["uncommitted"] else "DRIFT: run agentver sync")
+        )
+        table.add_row(
+            row["environment"], row["agent"], _text(row["git"]), _text(row["store"]), mark
+        )
     out.print(table)
 
 
