@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from agentver.errors import ConfigError
+
+if TYPE_CHECKING:  # PyYAML is imported on first parse: warm commands never need it
+    import yaml
 
 MAX_BYTES = 1024 * 1024  # an agent file is a few KB; 1 MiB is generous
 MAX_DEPTH = 64
@@ -23,7 +24,13 @@ MAX_NODES = 100_000  # nodes visited after alias expansion (stops "billion laugh
 
 Path_ = tuple[str | int, ...]
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+def _loader_class() -> Any:
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 _CONFLICT = re.compile(rb"^(<{7}(?: |$)|={7}\s*$|>{7}(?: |$))", re.MULTILINE)
 _YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}
 _STR = "tag:yaml.org,2002:str"
@@ -94,9 +101,11 @@ def decode(raw: bytes, path: str) -> str:
 
 def load_yaml(raw: bytes, path: str) -> Loaded:
     """Parse one YAML document safely; every failure is a located ``ConfigError``."""
+    import yaml
+
     text = decode(raw, path)
     try:
-        node = _Loader(text).get_single_node()
+        node = _loader_class()(text).get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -123,7 +132,10 @@ class _Builder:
         self.values: dict[Path_, tuple[int, int]] = {}
         self.keys: dict[Path_, tuple[int, int]] = {}
         self.plain: dict[Path_, str] = {}
-        self.constructor = _Loader("")
+        import yaml
+
+        self.yaml = yaml
+        self.constructor = _loader_class()("")
 
     def fail(self, node: yaml.Node, message: str, hint: str | None = None) -> ConfigError:
         mark = node.start_mark
@@ -140,9 +152,9 @@ class _Builder:
         if depth > MAX_DEPTH:
             raise self.fail(node, f"document nests deeper than {MAX_DEPTH} levels")
         self.values.setdefault(key_path, (node.start_mark.line + 1, node.start_mark.column + 1))
-        if isinstance(node, yaml.MappingNode):
+        if isinstance(node, self.yaml.MappingNode):
             return self.mapping(node, key_path, depth)
-        if isinstance(node, yaml.SequenceNode):
+        if isinstance(node, self.yaml.SequenceNode):
             if node.tag != "tag:yaml.org,2002:seq":
                 raise self.fail(node, f"unsupported tag {node.tag}")
             return [
@@ -158,12 +170,12 @@ class _Builder:
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise self.fail(key_node, "merge keys (<<) are not supported; write the keys out")
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR:
-                shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
+            if not isinstance(key_node, self.yaml.ScalarNode) or key_node.tag != _STR:
+                shown = key_node.value if isinstance(key_node, self.yaml.ScalarNode) else "?"
                 raise self.fail(
                     key_node,
                     f"key {shown!s} is not a string",
-                    f'quote it: "{shown}"' if isinstance(key_node, yaml.ScalarNode) else None,
+                    f'quote it: "{shown}"' if isinstance(key_node, self.yaml.ScalarNode) else None,
                 )
             key = str(key_node.value)
             if key in first_seen:
@@ -201,7 +213,7 @@ class _Builder:
             )
         try:
             value = self.constructor.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
+        except self.yaml.YAMLError as exc:
             raise self.fail(node, f"invalid value {text!r}: {exc}") from None
         if isinstance(value, float) and not math.isfinite(value):
             raise self.fail(node, f"{text} is not a finite number", f'quote it: "{text}"')

@@ -4,57 +4,51 @@ from __future__ import annotations
 
 from agentver.errors import CheckFailed, UsageError
 from agentver.models import Version
-from agentver.refs import resolve_version
 from agentver.workspace import Workspace
+
+
+def skip_note(reason: str | None) -> str:
+    """The commit-message note for ``--skip-gate --reason``; exit 2 without a reason."""
+    text = " ".join((reason or "").split())  # one line: it goes into the commit subject
+    if not text:
+        raise UsageError(
+            '--skip-gate needs --reason "..."', "the reason is recorded in the pointer commit"
+        )
+    return f" (evaluation gate skipped: {text})"
 
 
 def enforce_gate(
     ws: Workspace, agent: str, version: Version, environment: str, *, skip: bool, reason: str | None
 ) -> str:
-    """Raise CheckFailed (exit 1) unless a stored passing evaluation exists for the exact
-    config_hash; returns a note for the pointer commit message (empty when none)."""
+    """Raise CheckFailed (exit 1) unless the gate passes for the exact config_hash being
+    deployed; returns a note for the pointer commit message (empty when none).
+
+    Without a ``gate:`` for the agent this does nothing. The gate reads stored results
+    only; it never calls a model.
+    """
     if skip:
-        if not reason or not reason.strip():
-            raise UsageError(
-                '--skip-gate needs --reason "..."', "the reason is recorded in the pointer commit"
-            )
-        return f" (evaluation gate skipped: {reason.strip()})"
+        return skip_note(reason)
     if reason is not None:
         raise UsageError("--reason is only used with --skip-gate")
     if not ws.settings.raw.get("gate"):
-        return ""
-    from agentver.evals.gate import gate_check
-    from agentver.evals.results import ResultStore
-    from agentver.evals.settings import parse_eval_settings
-    from agentver.evals.suite import load_suite
+        return ""  # no gate: do not even parse the provider settings
+    from agentver.evals.agent_eval import decide_gate, eval_settings, find_suite
 
-    settings = parse_eval_settings(ws.settings.raw, root=ws.root)
-    gate = settings.gate_for(agent)
-    if gate is None:
+    settings = eval_settings(ws)
+    if settings.gate_for(agent) is None:
         return ""
-    suite_file = ws.root / "evals" / f"{agent}.yaml"
-    suite = load_suite(suite_file) if suite_file.is_file() else None
-    baseline_hash = None
-    if gate.not_worse_than:
-        pointer = ws.pointer(environment, agent)
-        if gate.not_worse_than != "active" or pointer.active is not None:
-            baseline = resolve_version(ws, agent, gate.not_worse_than, environment)
-            if baseline.config_hash != version.config_hash:
-                baseline_hash = baseline.config_hash
-    decision = gate_check(
+    decision = decide_gate(
+        ws,
         agent,
         version.config_hash,
-        baseline_hash,
+        f"v{version.version}",
+        environment,
         settings,
-        ResultStore(ws.root / ".agentver" / "evals"),
-        suite,
-        candidate_ref=f"v{version.version}",
-        baseline_ref=gate.not_worse_than,
+        find_suite(ws, agent),
     )
-    if not decision.passed:
+    if decision is not None and not decision.passed:
         raise CheckFailed(
             f"evaluation gate: {decision.message}",
-            decision.hint
-            or f'run `agentver eval {agent} {version.version}`, or deploy with --skip-gate --reason "..."',
+            decision.hint or 'fix the failing cases, or deploy with --skip-gate --reason "..."',
         )
     return ""

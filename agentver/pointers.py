@@ -6,15 +6,16 @@ serialisation is deterministic, so the same state always writes the same bytes.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
+from agentver.agentfile import check_agent_id
 from agentver.config import Loaded, load_yaml
 from agentver.errors import ConfigError, PointerError
 from agentver.models import ActiveVersion, Canary, Flag, Pointer
+from agentver.parsecache import NO_CACHE, ParseCache
 from agentver.routing import percent_bp_from_yaml
 
 POINTER_DIR = ".agentver/deployments"
@@ -24,14 +25,26 @@ _SALT = re.compile(r"[0-9a-f]{16}")
 
 
 def pointer_path(environment: str, agent: str) -> str:
-    return f"{POINTER_DIR}/{environment}/{agent}.yaml"
+    # The one place a pointer path is built: an unchecked agent id (``..``, ``a/b``)
+    # must never become a path (``flag set .. beta`` used to write ``...yaml``).
+    return f"{POINTER_DIR}/{environment}/{check_agent_id(agent)}.yaml"
 
 
-def parse_pointer(raw: bytes, path: str, environment: str, agent: str) -> Pointer:
+def parse_pointer(
+    raw: bytes, path: str, environment: str, agent: str, cache: ParseCache = NO_CACHE
+) -> Pointer:
     """Bytes of a pointer file to a Pointer; PointerError (exit 2) naming the file."""
+    cached = cache.get(raw)
+    if cached is not None:
+        try:
+            return _parse(Loaded(path, cached, ""), environment, agent)
+        except ConfigError:
+            pass  # parse again below, for the exact line and column
     try:
         loaded = load_yaml(raw, path)
-        return _parse(loaded, environment, agent)
+        pointer = _parse(loaded, environment, agent)
+        cache.put(raw, loaded.data)
+        return pointer
     except ConfigError as exc:
         raise PointerError(
             f"corrupt pointer file {exc.message}",
@@ -144,12 +157,24 @@ def is_flag_name(name: object) -> bool:
     return isinstance(name, str) and _FLAG_NAME.fullmatch(name) is not None
 
 
+def _name(text: str) -> str:
+    """A name as a YAML scalar: plain when it reads back as the same string, else quoted
+    (valid ids such as ``123``, ``on``, ``null`` or ``1_000`` would read as other types)."""
+    import yaml
+
+    try:
+        plain = yaml.safe_load(text) == text
+    except yaml.YAMLError:
+        plain = False
+    return text if plain else json.dumps(text)
+
+
 def serialize_pointer(pointer: Pointer) -> bytes:
     """Deterministic YAML in the documented layout (flow mappings, one per line)."""
     lines = [
         "# Written by agentver: change it with `agentver deploy/rollback/canary/flag`.",
-        f"agent: {pointer.agent}",
-        f"environment: {pointer.environment}",
+        f"agent: {_name(pointer.agent)}",
+        f"environment: {_name(pointer.environment)}",
     ]
     if pointer.active:
         a = pointer.active
@@ -175,10 +200,12 @@ def serialize_pointer(pointer: Pointer) -> bytes:
                 "add_tools": list(flag.add_tools),
                 "remove_tools": list(flag.remove_tools),
             }
+            import yaml
+
             dumped = yaml.safe_dump(
                 body, default_flow_style=True, sort_keys=False, width=10_000
             ).strip()
-            lines.append(f"  {name}: {dumped}")
+            lines.append(f"  {_name(name)}: {dumped}")
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 

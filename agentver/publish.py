@@ -37,7 +37,7 @@ def committed_pointers(ws: Workspace, environments: list[str]) -> list[Pointer]:
             agent = PurePosixPath(rel).stem
             if blob is None:
                 continue
-            pointers.append(parse_pointer(contents[blob], f"{rel} at HEAD", env, agent))
+            pointers.append(parse_pointer(contents[blob], f"{rel} at HEAD", env, agent, ws.cache))
     return pointers
 
 

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from agentver.config import load_yaml
+from agentver.config import Loaded, load_yaml
 from agentver.errors import ConfigError, NotFound, UsageError
+from agentver.parsecache import NO_CACHE, ParseCache
 
 SETTINGS_FILE = "agentver.yaml"
 DEFAULT_STORE = "sqlite:///.agentver/runtime.db"
@@ -56,11 +57,24 @@ class Settings:
         return option or os.environ.get("AGENTVER_STORE") or self.store
 
 
-def load_settings(root: Path) -> Settings:
+def load_settings(root: Path, cache: ParseCache = NO_CACHE) -> Settings:
     path = root / SETTINGS_FILE
     if not path.is_file():
         return Settings()
-    loaded = load_yaml(path.read_bytes(), SETTINGS_FILE)
+    raw = path.read_bytes()
+    cached = cache.get(raw)
+    if cached is not None:
+        try:
+            return _settings(Loaded(SETTINGS_FILE, cached, ""))
+        except ConfigError:
+            pass  # parse again below, for the exact line and column
+    loaded = load_yaml(raw, SETTINGS_FILE)
+    settings = _settings(loaded)
+    cache.put(raw, loaded.data)
+    return settings
+
+
+def _settings(loaded: Loaded) -> Settings:
     data = loaded.data
     if data is None:
         return Settings()

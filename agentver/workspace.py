@@ -10,20 +10,29 @@ from agentver.errors import NotFound
 from agentver.gitrepo import GitRepo
 from agentver.history import AgentHistory, HistoryIndex, Notify, load_version_config
 from agentver.models import AgentConfig, Pointer, Version
+from agentver.parsecache import NO_CACHE, ParseCache
 from agentver.pointers import PointerEvent, action_of, parse_pointer, pointer_path
 from agentver.settings import Settings, load_settings
 
 
 class Workspace:
-    def __init__(self, repo: GitRepo, settings: Settings, notify: Notify | None = None) -> None:
+    def __init__(
+        self,
+        repo: GitRepo,
+        settings: Settings,
+        notify: Notify | None = None,
+        cache: ParseCache = NO_CACHE,
+    ) -> None:
         self.repo = repo
         self.settings = settings
         self.notify = notify
+        self.cache = cache
 
     @classmethod
     def open(cls, cwd: Path, notify: Notify | None = None) -> Workspace:
         repo = GitRepo.open(cwd)
-        return cls(repo, load_settings(repo.root), notify)
+        cache = ParseCache(repo.git_dir / "agentver" / "parsed.json")
+        return cls(repo, load_settings(repo.root, cache), notify, cache)
 
     @property
     def root(self) -> Path:
@@ -62,7 +71,7 @@ class Workspace:
             raw = path.read_bytes() if path.is_file() else None
         if raw is None:
             return Pointer(agent, environment)
-        return parse_pointer(raw, rel, environment, agent)
+        return parse_pointer(raw, rel, environment, agent, self.cache)
 
     def pointer_events(self, environment: str, agent: str) -> list[PointerEvent]:
         """Every committed change of the pointer file, oldest first."""
@@ -79,7 +88,11 @@ class Workspace:
             after = None
             if change.blob:
                 after = parse_pointer(
-                    blobs[change.blob], f"{rel} at {info.commit[:10]}", environment, agent
+                    blobs[change.blob],
+                    f"{rel} at {info.commit[:10]}",
+                    environment,
+                    agent,
+                    self.cache,
                 )
             events.append(
                 PointerEvent(

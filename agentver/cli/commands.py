@@ -2,4 +2,10 @@
 
 from __future__ import annotations
 
-from agentver.cli import deploy_cmds, diff_cmd, history_cmds, store_cmds  # noqa: F401
+from agentver.cli import (  # noqa: F401
+    deploy_cmds,
+    diff_cmd,
+    eval_cmd,
+    history_cmds,
+    store_cmds,
+)

@@ -81,7 +81,14 @@ def deploy_cmd(
     ws = open_workspace(ctx)
     environment = ws.environment(env)
     version = resolve_version(ws, agent, ref, environment)
-    note = _gate(ws, agent, version, environment, skip_gate, reason)
+    current = ws.pointer(environment, agent)
+    already = current.active is not None and current.active.config_hash == version.config_hash
+    # Deploying what already runs is a no-op; the gate is for what would change.
+    note = (
+        ""
+        if already and current.canary is None
+        else _gate(ws, agent, version, environment, skip_gate, reason)
+    )
     _run(ws, environment, agent, deploy(version, environment, "deploy", note), no_commit)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-import yaml
 
 from agentver.cli import output
 from agentver.cli.app import app
@@ -153,7 +152,20 @@ def show(
         if not v.valid:
             out.print("valid:       no (fails the schema; cannot be deployed)")
     out.print()
-    out.print(
-        yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=100).rstrip(),
-        markup=False,
-    )
+    out.print(_as_yaml(config), markup=False)
+
+
+def _as_yaml(config: dict[str, Any]) -> str:
+    """The config as YAML, multi-line strings as readable ``|`` blocks."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    dumped: str = yaml.dump(config, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100)
+    return dumped.rstrip()

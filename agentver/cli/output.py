@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+if TYPE_CHECKING:  # rich costs tens of milliseconds to import: only when output is rendered
+    from rich.console import Console
 
 _stdout: Console | None = None
 _stderr: Console | None = None
@@ -24,6 +25,8 @@ def console() -> Console:
     """A rich console on stdout: colour only on a terminal, NO_COLOR honoured."""
     global _stdout
     if _stdout is None or _stdout.file is not sys.stdout:
+        from rich.console import Console
+
         colour = _colour_allowed(sys.stdout)
         _stdout = Console(
             file=sys.stdout,
@@ -39,6 +42,8 @@ def console() -> Console:
 def err_console() -> Console:
     global _stderr
     if _stderr is None or _stderr.file is not sys.stderr:
+        from rich.console import Console
+
         colour = _colour_allowed(sys.stderr)
         _stderr = Console(file=sys.stderr, no_color=not colour, highlight=False, soft_wrap=True)
     return _stderr

@@ -1,0 +1,179 @@
+"""Value types of the runtime store and the one interface every backend implements."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from agentver.errors import StoreError
+from agentver.models import AgentConfig, Pointer, Variant, Version
+
+
+class StoreNotInitialized(StoreError):
+    """The store exists (or could) but no sync has created its tables yet."""
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """One version with the full content needed to recompute its ``config_hash``."""
+
+    version: Version
+    config: AgentConfig
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What sync publishes: HEAD's versions and the pointer files committed at HEAD.
+
+    The pointer state of every environment in ``environments`` (and of every environment
+    a pointer names) is replaced as a whole; other environments in the store are left
+    alone. Agents absent from ``versions`` keep their stored versions.
+    """
+
+    head_commit: str
+    versions: Sequence[StoredVersion]
+    pointers: Sequence[Pointer]
+    environments: Sequence[str] = ()
+    synced_by: str = "agentver sync"
+
+
+@dataclass(frozen=True)
+class VersionConflict:
+    """A stored version row that disagrees with git (history was rewritten or a row edited).
+
+    ``git`` is None when git no longer has that number for an agent it still knows.
+    """
+
+    agent: str
+    version: int
+    fields: tuple[str, ...]
+    stored: StoredVersion
+    git: StoredVersion | None
+
+
+@dataclass(frozen=True)
+class PointerChange:
+    """The pointer of one (environment, agent) moves from ``old`` to ``new`` (None: absent)."""
+
+    environment: str
+    agent: str
+    old: Pointer | None
+    new: Pointer | None
+
+
+@dataclass(frozen=True)
+class SyncPlan:
+    """What a sync writes (dry run) or wrote (``applied``)."""
+
+    head_commit: str
+    previous_head: str | None
+    migrations: tuple[int, ...] = ()
+    new_versions: tuple[Version, ...] = ()
+    changed_versions: tuple[VersionConflict, ...] = ()
+    revalidated: tuple[Version, ...] = ()  # only ``valid`` changed (a newer schema)
+    pointer_changes: tuple[PointerChange, ...] = ()
+    applied: bool = False
+    forced: bool = False
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not (
+            self.migrations
+            or self.new_versions
+            or self.changed_versions
+            or self.revalidated
+            or self.pointer_changes
+            or self.head_commit != self.previous_head
+        )
+
+    @property
+    def replaced(self) -> tuple[VersionConflict, ...]:
+        """The rows a forced sync replaced (or deleted, when ``git`` is None)."""
+        return self.changed_versions if self.applied and self.forced else ()
+
+
+@dataclass(frozen=True)
+class SyncRecord:
+    """One line of the sync log."""
+
+    seq: int
+    head_commit: str
+    synced_at: str
+    versions_added: int
+    versions_replaced: int
+    pointers_changed: int
+    forced: bool
+
+
+@dataclass(frozen=True)
+class RuntimeState:
+    """One environment as the runtime serves it, read in one consistent transaction.
+
+    ``versions`` holds the versions the pointers reference, keyed by (agent, number).
+    """
+
+    environment: str
+    pointers: Mapping[str, Pointer]
+    versions: Mapping[tuple[str, int], StoredVersion]
+    head_commit: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One served request, for canary evaluation. ``salt`` is the canary's ("" without)."""
+
+    agent: str
+    environment: str
+    variant: Variant
+    version: int
+    config_hash: str
+    salt: str
+    ok: bool
+    latency_ms: float | None = None
+    at: str = ""
+
+
+@dataclass(frozen=True)
+class ArmCounts:
+    """Outcome totals of one variant under one canary salt."""
+
+    requests: int
+    errors: int
+    latency_count: int = 0
+    latency_mean_ms: float | None = None
+    latency_max_ms: float | None = None
+    versions: tuple[int, ...] = field(default=())
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.requests if self.requests else 0.0
+
+
+class Store(Protocol):
+    """A runtime store backend. Every method raises StoreError, never a driver error."""
+
+    @property
+    def url(self) -> str:
+        """The store URL with any password masked."""
+        ...
+
+    def plan(self, snapshot: Snapshot) -> SyncPlan: ...
+
+    def sync(self, snapshot: Snapshot, *, force: bool = False) -> SyncPlan: ...
+
+    def last_sync(self) -> SyncRecord | None: ...
+
+    def schema_version(self) -> int: ...
+
+    def versions(self) -> list[StoredVersion]: ...
+
+    def pointers(self, environment: str | None = None) -> list[Pointer]: ...
+
+    def load_runtime_state(self, environment: str) -> RuntimeState: ...
+
+    def record_outcomes(self, outcomes: Sequence[Outcome]) -> int: ...
+
+    def outcome_counts(self, agent: str, environment: str, salt: str) -> dict[str, ArmCounts]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,113 @@
+"""PostgreSQL backend (psycopg 3, the ``agentver[postgres]`` extra).
+
+One connection per Store, in autocommit mode with explicit BEGIN/COMMIT; a broken
+connection is dropped and reopened on the next operation. Readers use REPEATABLE READ so
+their several SELECTs see one snapshot; writers take a transaction-scoped advisory lock so
+concurrent syncs (and their migrations) run one after the other.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+from agentver.errors import StoreError
+from agentver.store.sql import SqlStore
+from agentver.store.sqltx import Tx
+from agentver.store.url import StoreURL, scrub
+
+DEFAULT_CONNECT_TIMEOUT = 5
+INSTALL_HINT = "install the PostgreSQL extra: pip install 'agentver[postgres]'"
+
+
+def _driver() -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        return None
+    return psycopg
+
+
+class PostgresStore(SqlStore):
+    def __init__(self, store_url: StoreURL, connect_timeout: int = DEFAULT_CONNECT_TIMEOUT):
+        super().__init__(store_url.masked)
+        psycopg = _driver()
+        if psycopg is None:
+            raise StoreError(
+                f"store {store_url.masked} needs the psycopg driver, which is not installed",
+                hint=INSTALL_HINT,
+            )
+        self._psycopg = psycopg
+        self._store_url = store_url
+        self._connect_timeout = connect_timeout
+        self._conn: Any = None
+        # Different schemas in one database sync independently.
+        self._lock_key = zlib.crc32((store_url.schema or "public").encode()) & 0x7FFFFFFF
+
+    def _error(self, exc: Exception) -> StoreError:
+        message = scrub(str(exc), self._store_url)
+        if isinstance(exc, self._psycopg.OperationalError):
+            return StoreError(
+                f"cannot reach store {self.url}: {message}",
+                hint="check that PostgreSQL is running and the host, port, database and user",
+            )
+        return StoreError(f"store {self.url} failed: {message}")
+
+    def _connection(self) -> Any:
+        conn = self._conn
+        if conn is not None and not conn.closed and not conn.broken:
+            return conn
+        self._conn = None
+        kwargs: dict[str, Any] = {"autocommit": True, "connect_timeout": self._connect_timeout}
+        if self._store_url.schema:
+            kwargs["options"] = f"-csearch_path={self._store_url.schema}"
+        try:
+            self._conn = self._psycopg.connect(self._store_url.conninfo, **kwargs)
+        except self._psycopg.Error as exc:
+            raise self._error(exc) from None
+        return self._conn
+
+    @contextmanager
+    def _transaction(self, begin: str, write: bool, create: bool = False) -> Iterator[Tx]:
+        conn = self._connection()
+        try:
+            try:
+                conn.execute(begin)
+                tx = Tx(conn, "%s")
+                if write:
+                    tx.execute("SELECT pg_advisory_xact_lock(?)", (self._lock_key,))
+                    if create and self._store_url.schema:
+                        tx.execute(f'CREATE SCHEMA IF NOT EXISTS "{self._store_url.schema}"')
+                yield tx
+                conn.execute("COMMIT")
+            except BaseException:
+                if not conn.closed and not conn.broken:
+                    conn.execute("ROLLBACK")
+                raise
+        except self._psycopg.Error as exc:
+            if conn.broken:
+                self.close()
+            raise self._error(exc) from None
+
+    @contextmanager
+    def _read(self) -> Iterator[Tx | None]:
+        with self._transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", False) as tx:
+            yield tx
+
+    @contextmanager
+    def _write(self, create: bool = False) -> Iterator[Tx]:
+        with self._transaction("BEGIN", True, create) as tx:
+            yield tx
+
+    def _table_exists(self, tx: Tx, name: str) -> bool:
+        rows = tx.query("SELECT to_regclass(?::text) IS NOT NULL", (name,))
+        return bool(rows[0][0])
+
+    def close(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                with suppress(self._psycopg.Error):
+                    conn.close()

@@ -1,0 +1,332 @@
+"""The store logic shared by the SQL backends; a backend supplies connections and errors."""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import threading
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime, timezone
+from typing import Any
+
+from agentver.errors import IntegrityError
+from agentver.models import Pointer
+from agentver.store import migrations
+from agentver.store.base import (
+    ArmCounts,
+    Outcome,
+    RuntimeState,
+    Snapshot,
+    StoredVersion,
+    StoreNotInitialized,
+    SyncPlan,
+    SyncRecord,
+)
+from agentver.store.rows import (
+    DEPLOYMENT_COLUMNS,
+    FLAG_COLUMNS,
+    VERSION_COLUMNS,
+    VERSION_SELECT,
+    compute_plan,
+    insert_sql,
+    normalize_row,
+    pointer_rows,
+    pointers_from_rows,
+    version_from_row,
+    version_row,
+)
+from agentver.store.sqltx import Tx
+
+OUTCOME_INSERT = insert_sql(
+    "agent_outcomes",
+    (
+        "agent_id",
+        "environment",
+        "variant",
+        "version_number",
+        "config_hash",
+        "salt",
+        "ok",
+        "latency_ms",
+        "recorded_at",
+    ),
+)
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class SqlStore(abc.ABC):
+    """Implements the Store protocol over ``_read``/``_write`` transactions."""
+
+    def __init__(self, masked_url: str) -> None:
+        self._masked_url = masked_url
+        # One operation at a time per Store object (a runtime client shares it
+        # between the caller's thread and its flush thread).
+        self._lock = threading.RLock()
+
+    @property
+    def url(self) -> str:
+        return self._masked_url
+
+    # -- backend hooks ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _read(self) -> AbstractContextManager[Tx | None]:
+        """A consistent read-only transaction; None when the store does not exist yet."""
+
+    @abc.abstractmethod
+    def _write(self, create: bool = False) -> AbstractContextManager[Tx]:
+        """A write transaction, serialized with other writers; commits on success.
+
+        Only sync passes ``create``: other writers never create a store."""
+
+    @abc.abstractmethod
+    def _table_exists(self, tx: Tx, name: str) -> bool: ...
+
+    def close(self) -> None:  # noqa: B027 - backends with a connection override it
+        """Release connections. The store can still be used afterwards (it reconnects)."""
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _schema(self, tx: Tx | None) -> int:
+        return 0 if tx is None else migrations.current_version(tx, self._table_exists)
+
+    def _require_schema(self, tx: Tx | None) -> Tx:
+        if tx is None or self._schema(tx) == 0:
+            raise self._not_initialized()
+        return tx
+
+    def _not_initialized(self) -> StoreNotInitialized:
+        return StoreNotInitialized(
+            f"store {self._masked_url} has not been synced yet",
+            hint="run `agentver sync` to create and fill it",
+        )
+
+    def _stored_versions(self, tx: Tx) -> dict[tuple[str, int], StoredVersion]:
+        rows = tx.query(f"SELECT {VERSION_SELECT} FROM agent_versions")
+        out = {}
+        for row in rows:
+            stored = version_from_row(row)
+            out[(stored.version.agent, stored.version.version)] = stored
+        return out
+
+    def _stored_rows(self, tx: Tx) -> dict[tuple[str, int], tuple[Any, ...]]:
+        rows = tx.query(f"SELECT {VERSION_SELECT} FROM agent_versions")
+        return {(row[1], int(row[2])): normalize_row(row) for row in rows}
+
+    def _pointers(self, tx: Tx, environment: str | None) -> list[Pointer]:
+        where, params = ("WHERE environment = ?", (environment,)) if environment else ("", ())
+        deployments = tx.query(
+            f"SELECT {', '.join(DEPLOYMENT_COLUMNS)} FROM agent_deployments {where}", params
+        )
+        flags = tx.query(f"SELECT {', '.join(FLAG_COLUMNS)} FROM agent_flags {where}", params)
+        return pointers_from_rows(deployments, flags)
+
+    def _last_sync(self, tx: Tx) -> SyncRecord | None:
+        rows = tx.query(
+            "SELECT seq, head_commit, synced_at, versions_added, versions_replaced,"
+            " pointers_changed, forced FROM sync_log ORDER BY seq DESC LIMIT 1"
+        )
+        if not rows:
+            return None
+        seq, head, at, added, replaced, changed, forced = rows[0]
+        return SyncRecord(int(seq), head, at, int(added), int(replaced), int(changed), bool(forced))
+
+    # -- sync ------------------------------------------------------------------------
+
+    def plan(self, snapshot: Snapshot) -> SyncPlan:
+        """The dry run: what ``sync`` would write. Creates nothing."""
+        with self._lock, self._read() as tx:
+            version = self._schema(tx)
+            if tx is None or version == 0:
+                return compute_plan(snapshot, {}, [], None, migrations.pending(0))
+            last = self._last_sync(tx)
+            return compute_plan(
+                snapshot,
+                self._stored_rows(tx),
+                self._pointers(tx, None),
+                last.head_commit if last else None,
+                migrations.pending(version),
+            )
+
+    def sync(self, snapshot: Snapshot, *, force: bool = False) -> SyncPlan:
+        """Publish ``snapshot`` in one transaction (migrations included).
+
+        A stored version that disagrees with git raises IntegrityError unless ``force``,
+        which replaces (or deletes) it; the returned plan lists what was replaced.
+        """
+        with self._lock, self._write(create=True) as tx:
+            now = utc_now()
+            applied = migrations.apply(tx, self._schema(tx), now)
+            last = self._last_sync(tx)
+            plan = compute_plan(
+                snapshot,
+                self._stored_rows(tx),
+                self._pointers(tx, None),
+                last.head_commit if last else None,
+                applied,
+            )
+            if plan.changed_versions and not force:
+                first = plan.changed_versions[0]
+                raise IntegrityError(
+                    f"store has {len(plan.changed_versions)} version(s) that disagree with git"
+                    f" (first: {first.agent} v{first.version}: {', '.join(first.fields)});"
+                    " history was rewritten or the store was edited",
+                    hint="check with `agentver verify`; `agentver sync --force` replaces them",
+                )
+            if plan.nothing_to_do:
+                return plan
+            self._apply(tx, snapshot, plan, now, last.seq + 1 if last else 1, force)
+            return dataclasses.replace(plan, applied=True, forced=force)
+
+    def _apply(
+        self, tx: Tx, snapshot: Snapshot, plan: SyncPlan, now: str, seq: int, force: bool
+    ) -> None:
+        by_key = {(s.version.agent, s.version.version): s for s in snapshot.versions}
+        for conflict in plan.changed_versions:
+            tx.execute(
+                "DELETE FROM agent_versions WHERE agent_id = ? AND version_number = ?",
+                (conflict.agent, conflict.version),
+            )
+        inserts = [by_key[(v.agent, v.version)] for v in plan.new_versions]
+        inserts += [c.git for c in plan.changed_versions if c.git is not None]
+        tx.executemany(insert_sql("agent_versions", VERSION_COLUMNS), map(version_row, inserts))
+        tx.executemany(
+            "UPDATE agent_versions SET valid = ? WHERE agent_id = ? AND version_number = ?",
+            [(v.valid, v.agent, v.version) for v in plan.revalidated],
+        )
+        deployments: list[tuple[object, ...]] = []
+        flags: list[tuple[object, ...]] = []
+        for change in plan.pointer_changes:
+            key = (change.environment, change.agent)
+            tx.execute("DELETE FROM agent_deployments WHERE environment = ? AND agent_id = ?", key)
+            tx.execute("DELETE FROM agent_flags WHERE environment = ? AND agent_id = ?", key)
+            if change.new is not None:
+                rows = pointer_rows(change.new, now, snapshot.synced_by)
+                deployments += rows[0]
+                flags += rows[1]
+        tx.executemany(insert_sql("agent_deployments", DEPLOYMENT_COLUMNS), deployments)
+        tx.executemany(insert_sql("agent_flags", FLAG_COLUMNS), flags)
+        tx.execute(
+            "INSERT INTO sync_log (seq, head_commit, synced_at, versions_added,"
+            " versions_replaced, pointers_changed, forced) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                seq,
+                plan.head_commit,
+                now,
+                len(plan.new_versions),
+                len(plan.changed_versions),
+                len(plan.pointer_changes),
+                force,
+            ),
+        )
+
+    # -- readers ---------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        with self._lock, self._read() as tx:
+            return self._schema(tx)
+
+    def last_sync(self) -> SyncRecord | None:
+        """The newest sync log entry (None before the first sync)."""
+        with self._lock, self._read() as tx:
+            if tx is None or self._schema(tx) == 0:
+                return None
+            return self._last_sync(tx)
+
+    def versions(self) -> list[StoredVersion]:
+        """Every stored version with its content, ordered by agent and number (for verify)."""
+        with self._lock, self._read() as tx:
+            stored = self._stored_versions(self._require_schema(tx))
+        return [stored[key] for key in sorted(stored)]
+
+    def pointers(self, environment: str | None = None) -> list[Pointer]:
+        with self._lock, self._read() as tx:
+            return self._pointers(self._require_schema(tx), environment)
+
+    def load_runtime_state(self, environment: str) -> RuntimeState:
+        """Pointers of one environment and the versions they name, in one transaction."""
+        with self._lock, self._read() as tx:
+            tx = self._require_schema(tx)
+            pointers = self._pointers(tx, environment)
+            rows = tx.query(
+                f"SELECT {', '.join('v.' + c for c in VERSION_COLUMNS)} FROM agent_versions v"
+                " JOIN agent_deployments d ON d.agent_id = v.agent_id"
+                " AND d.version_number = v.version_number WHERE d.environment = ?",
+                (environment,),
+            )
+            last = self._last_sync(tx)
+        versions = {}
+        for row in rows:
+            stored = version_from_row(row)
+            versions[(stored.version.agent, stored.version.version)] = stored
+        return RuntimeState(
+            environment=environment,
+            pointers={p.agent: p for p in pointers},
+            versions=versions,
+            head_commit=last.head_commit if last else None,
+        )
+
+    # -- outcomes --------------------------------------------------------------------
+
+    def record_outcomes(self, outcomes: Sequence[Outcome]) -> int:
+        """Append outcomes in one transaction; returns how many were written."""
+        if not outcomes:
+            return 0
+        now = utc_now()
+        rows = [
+            (
+                o.agent,
+                o.environment,
+                o.variant,
+                o.version,
+                o.config_hash,
+                o.salt,
+                bool(o.ok),
+                o.latency_ms,
+                o.at or now,
+            )
+            for o in outcomes
+        ]
+        with self._lock, self._write() as tx:
+            self._require_schema(tx)
+            tx.executemany(OUTCOME_INSERT, rows)
+        return len(rows)
+
+    def outcome_counts(self, agent: str, environment: str, salt: str) -> dict[str, ArmCounts]:
+        """Per variant ("stable", "canary"): totals of outcomes recorded under ``salt``."""
+        with self._lock, self._read() as tx:
+            tx = self._require_schema(tx)
+            params = (agent, environment, salt)
+            totals = tx.query(
+                "SELECT variant, COUNT(*), SUM(CASE WHEN ok THEN 0 ELSE 1 END),"
+                " COUNT(latency_ms), AVG(latency_ms), MAX(latency_ms) FROM agent_outcomes"
+                " WHERE agent_id = ? AND environment = ? AND salt = ? GROUP BY variant",
+                params,
+            )
+            version_rows = tx.query(
+                "SELECT DISTINCT variant, version_number FROM agent_outcomes"
+                " WHERE agent_id = ? AND environment = ? AND salt = ?",
+                params,
+            )
+        counts = {variant: ArmCounts(0, 0) for variant in ("stable", "canary")}
+        for variant, requests, errors, lat_n, lat_mean, lat_max in totals:
+            numbers = tuple(sorted(int(n) for v, n in version_rows if v == variant))
+            counts[variant] = ArmCounts(
+                requests=int(requests),
+                errors=int(errors or 0),
+                latency_count=int(lat_n),
+                latency_mean_ms=None if lat_mean is None else float(lat_mean),
+                latency_max_ms=None if lat_max is None else float(lat_max),
+                versions=numbers,
+            )
+        return counts
