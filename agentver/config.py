@@ -110,9 +110,14 @@ def load_yaml(raw: bytes, path: str) -> Loaded:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
-        hint = "YAML does not allow tabs for indentation" if "\t" in problem else None
-        if "found character '\\t'" in str(exc):
+        hint = None
+        # libyaml does not name the tab; look at the character it stopped on.
+        lines = text.split("\n")
+        at_line = lines[line - 1] if 0 < line <= len(lines) else ""
+        if "\t" in at_line[: col + 1] or "'\\t'" in problem:
             hint = "YAML does not allow tabs for indentation; use spaces"
+        elif "another document" in problem:
+            hint = "one file holds one agent: remove the second '---' document"
         raise ConfigError(f"invalid YAML: {problem}", path, line, col, hint) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", path) from None

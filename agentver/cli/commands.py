@@ -7,5 +7,7 @@ from agentver.cli import (  # noqa: F401
     diff_cmd,
     eval_cmd,
     history_cmds,
+    init_cmd,
     store_cmds,
+    validate_cmd,
 )

@@ -1,0 +1,43 @@
+"""``agentver validate [PATH...]``: the lint command and the pre-commit hook entry point.
+
+Python equivalent: ``agentver.validate.validate(cwd, paths)``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from agentver.cli import output
+from agentver.cli.app import app, cwd_of
+
+
+@app.command("validate")
+def validate_command(
+    ctx: typer.Context,
+    paths: list[str] = typer.Argument(
+        None,
+        metavar="PATH",
+        help="Files or folders to check (default: every agent and eval suite). "
+        "Files that are not agentver files are skipped, so a hook can pass what was staged.",
+        show_default=False,
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
+) -> None:
+    """Check YAML syntax, duplicate keys, schema, agent ids, policies and secrets.
+
+    Prints every problem as path:line:col: message and exits 1 if there is any.
+    """
+    from agentver.validate import validate
+
+    report = validate(cwd_of(ctx), paths or ())
+    if as_json:
+        output.print_json(report.to_json())
+    else:
+        for finding in report.findings:
+            sys.stdout.write(f"{finding}\n")
+        sys.stdout.flush()
+    output.note(report.summary())
+    if not report.valid:
+        raise typer.Exit(1)

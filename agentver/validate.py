@@ -1,0 +1,338 @@
+"""``agentver validate``: collect files, run every check, return located findings.
+
+What gets checked:
+
+- No paths: every agent (``<root>/<agents_dir>/*.yaml``) and evaluation suite
+  (``<root>/evals/*.yaml``).
+- With paths, exactly those files, each checked by its kind, decided by where it lives
+  in the repository: an agent file, an evaluation suite, a pointer file
+  (``.agentver/deployments/<env>/<agent>.yaml``) or ``agentver.yaml``. Naming
+  ``agentver.yaml`` checks it *and every agent*, because a policy change there can make
+  an unchanged agent fail (so a pre-commit run that stages only ``agentver.yaml`` still
+  catches it). A directory stands for the agentver files under it. Any other existing
+  file is skipped silently (counted as skipped, never an error), so a hook can pass
+  whatever was staged. A path that does not exist is an error (exit 2).
+- A broken ``agentver.yaml`` (or policies section) raises: the request cannot be
+  carried out without the settings.
+
+The repository root is the git top level around ``cwd``, or ``cwd`` outside a work tree.
+Nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+from agentver.agentfile import is_agent_id, schema_findings
+from agentver.config import MAX_BYTES, Loaded, load_yaml
+from agentver.errors import AgentverError, ConfigError, NotFound
+from agentver.gitrepo import worktree_root
+from agentver.models import Finding
+from agentver.policy import Policy, check_policy, parse_policies, policies_for
+from agentver.secret_scan import scan_secrets
+from agentver.settings import SETTINGS_FILE, Settings, load_settings
+
+Kind = Literal["agent", "eval", "pointer", "settings"]
+EVALS_DIR = "evals"
+POINTER_DIR = ".agentver/deployments"
+YAML_SUFFIXES = (".yaml", ".yml")
+_TAB_HINT = "YAML does not allow tabs for indentation; use spaces"
+
+
+@dataclass(frozen=True)
+class Checked:
+    path: str  # as shown to the user: relative to the cwd, or as given
+    kind: Kind
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    root: Path
+    checked: tuple[Checked, ...]
+    findings: tuple[Finding, ...]
+    skipped: tuple[str, ...] = ()
+
+    @property
+    def valid(self) -> bool:
+        return not self.findings
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid,
+            "files": len(self.checked),
+            "findings": [
+                {"path": f.path, "line": f.line, "col": f.col, "message": f.message}
+                for f in self.findings
+            ],
+        }
+
+    def summary(self) -> str:
+        """``2 problems in 1 file`` / ``3 agents valid`` (plus what was skipped)."""
+        if self.findings:
+            files = len({finding.path for finding in self.findings})
+            text = f"{_plural(len(self.findings), 'problem')} in {_plural(files, 'file')}"
+        elif not self.checked:
+            text = "no agent files found"
+        elif all(item.kind == "agent" for item in self.checked):
+            text = f"{_plural(len(self.checked), 'agent')} valid"
+        else:
+            text = f"{_plural(len(self.checked), 'file')} valid"
+        if self.skipped:
+            text += f" ({len(self.skipped)} not agentver files, skipped)"
+        return text
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def repository_root(cwd: Path) -> Path:
+    """The git top level around ``cwd``; ``cwd`` itself outside a work tree."""
+    return worktree_root(cwd) or cwd
+
+
+def validate(cwd: Path, paths: Sequence[str] = ()) -> ValidationReport:
+    """Validate the repository around ``cwd`` (or just ``paths``, relative to ``cwd``)."""
+    cwd = cwd.resolve()
+    root = repository_root(cwd).resolve()
+    settings = load_settings(root)
+    policies = parse_policies(settings.raw.get("policies"), SETTINGS_FILE)
+    targets, skipped = _collect(root, cwd, settings, paths)
+    findings: list[Finding] = []
+    for target, checked in targets:
+        if checked.kind == "settings":
+            continue  # loaded (and found sound) above
+        raw = target.read_bytes()
+        findings.extend(check_file(raw, checked, policies))
+    return ValidationReport(root, tuple(item for _, item in targets), tuple(findings), skipped)
+
+
+def check_file(raw: bytes, checked: Checked, policies: Mapping[str, Policy]) -> list[Finding]:
+    """Findings for one file of a known kind, sorted by position."""
+    stem = PurePosixPath(checked.path.replace(os.sep, "/")).stem
+    if checked.kind == "agent":
+        found = agent_findings(raw, checked.path, stem, policies)
+    elif checked.kind == "eval":
+        found = eval_findings(raw, checked.path, stem)
+    else:
+        parts = PurePosixPath(checked.path.replace(os.sep, "/")).parts
+        found = pointer_findings(raw, checked.path, parts[-2] if len(parts) > 1 else "", stem)
+    return found
+
+
+def agent_findings(
+    raw: bytes, path: str, agent_id: str, policies: Mapping[str, Policy]
+) -> list[Finding]:
+    """Every problem of one agent file: id, syntax, schema, policy and secrets."""
+    found: list[Finding] = []
+    if not is_agent_id(agent_id):
+        found.append(
+            Finding(
+                path,
+                1,
+                1,
+                f"invalid agent id {agent_id!r}: the file name is the agent id "
+                "(1-63 characters of a-z, 0-9, '_' and '-', starting with a letter or digit)",
+            )
+        )
+    if path.endswith(".yml"):
+        found.append(Finding(path, 1, 1, "agent files end in .yaml: rename it (.yml is ignored)"))
+    found.extend(_secrets(raw, path))
+    loaded = _load(raw, path, found)
+    if loaded is not None:
+        found.extend(schema_findings(loaded))
+        prompt = loaded.data.get("system_prompt") if isinstance(loaded.data, dict) else None
+        if isinstance(prompt, str) and is_agent_id(agent_id):
+            line, col = loaded.locate(("system_prompt",), key=True)
+            policy = policies_for(agent_id, policies)
+            found.extend(check_policy(agent_id, prompt, policy, path, loaded.text, line, col))
+    return _sorted(found)
+
+
+def eval_findings(raw: bytes, path: str, agent_id: str) -> list[Finding]:
+    """An evaluation suite: syntax, its schema, the agent it names, and secrets."""
+    found: list[Finding] = []
+    if not is_agent_id(agent_id):
+        found.append(Finding(path, 1, 1, f"invalid agent id {agent_id!r} in the file name"))
+    found.extend(_secrets(raw, path))
+    loaded = _load(raw, path, found)
+    if loaded is not None:
+        found.extend(_json_schema_findings(loaded, _eval_validator()))
+        data = loaded.data
+        named = data.get("agent") if isinstance(data, dict) else None
+        if isinstance(named, str) and named != agent_id:
+            line, col = loaded.locate(("agent",))
+            found.append(
+                Finding(path, line, col, f"agent is {named!r} but the file is for {agent_id!r}")
+            )
+    return _sorted(found)
+
+
+def pointer_findings(raw: bytes, path: str, environment: str, agent_id: str) -> list[Finding]:
+    """A pointer file: syntax (conflict markers after a merge!) and its structure."""
+    from agentver.pointers import parse_pointer
+
+    found: list[Finding] = []
+    loaded = _load(raw, path, found)
+    if loaded is None:
+        return found
+    try:
+        parse_pointer(raw, path, environment, agent_id)
+    except AgentverError as exc:
+        # parse_pointer wraps the located ConfigError (raised "from None", so it is kept
+        # as __context__); report that location when there is one.
+        cause = exc.__context__
+        if isinstance(cause, ConfigError):
+            found.append(Finding(path, cause.line, cause.col, f"pointer: {cause.reason}"))
+        else:
+            found.append(Finding(path, 1, 1, f"pointer: {exc.message}"))
+    return found
+
+
+def _load(raw: bytes, path: str, found: list[Finding]) -> Loaded | None:
+    """The parsed file, or None after appending the located load error to ``found``."""
+    try:
+        return load_yaml(raw, path)
+    except ConfigError as exc:
+        hint = exc.hint or (_TAB_HINT if _tab_at(raw, exc.line, exc.col) else None)
+        found.append(Finding(path, exc.line, exc.col, exc.reason + (f" ({hint})" if hint else "")))
+        return None
+
+
+def _tab_at(raw: bytes, line: int, col: int) -> bool:
+    # libyaml's message for a tab does not mention the tab; look at the source instead.
+    lines = raw.split(b"\n")
+    if not 0 < line <= len(lines):
+        return False
+    text = lines[line - 1]
+    return b"\t" in text[: max(col, 1)] or text[:1] == b"\t"
+
+
+def _secrets(raw: bytes, path: str) -> list[Finding]:
+    # Scanned even when the YAML is broken: a pasted key is a problem either way.
+    if len(raw) > MAX_BYTES:
+        return []
+    return scan_secrets(raw.decode("utf-8", "replace").removeprefix("\ufeff"), path)
+
+
+def _sorted(found: list[Finding]) -> list[Finding]:
+    return sorted(found, key=lambda finding: (finding.line, finding.col))
+
+
+@lru_cache(maxsize=1)
+def _eval_validator() -> Any:
+    import jsonschema  # slow import: only when an evaluation suite is checked
+
+    text = resources.files("agentver").joinpath("schemas/eval.schema.json").read_text("utf-8")
+    return jsonschema.Draft202012Validator(json.loads(text))
+
+
+def _json_schema_findings(loaded: Loaded, validator: Any) -> list[Finding]:
+    if not isinstance(loaded.data, dict):
+        kind = "empty" if loaded.data is None else type(loaded.data).__name__
+        return [Finding(loaded.path, 1, 1, f"expected a mapping, got {kind}")]
+    found = []
+    for error in validator.iter_errors(loaded.data):
+        key_path = tuple(error.absolute_path)
+        line, col = loaded.locate(key_path)
+        where = ".".join(str(part) for part in key_path) or "document"
+        found.append(Finding(loaded.path, line, col, f"{where}: {error.message}"))
+    return found
+
+
+# --- collecting files -------------------------------------------------------------------
+
+
+@dataclass
+class _Collector:
+    root: Path
+    cwd: Path
+    settings: Settings
+    targets: dict[Path, Checked] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+    def kind_of(self, target: Path) -> Kind | None:
+        try:
+            rel = PurePosixPath(target.relative_to(self.root).as_posix())
+        except ValueError:
+            return None  # outside the repository
+        if str(rel) == SETTINGS_FILE:
+            return "settings"
+        if rel.suffix not in YAML_SUFFIXES:
+            return None
+        parent = str(rel.parent)
+        if parent == self.settings.agents_dir:
+            return "agent"
+        if parent == EVALS_DIR:
+            return "eval"
+        if rel.suffix == ".yaml" and str(rel.parent.parent) == POINTER_DIR:
+            return "pointer"
+        return None
+
+    def add(self, target: Path, shown: str, kind: Kind) -> None:
+        self.targets.setdefault(target, Checked(shown, kind))
+
+    def shown(self, target: Path) -> str:
+        return os.path.relpath(target, self.cwd)
+
+    def defaults(self) -> list[Path]:
+        """Every agent and evaluation suite in the repository, sorted."""
+        found: list[Path] = []
+        for folder in (self.root / self.settings.agents_dir, self.root / EVALS_DIR):
+            if folder.is_dir():
+                found.extend(p for p in folder.iterdir() if p.suffix in YAML_SUFFIXES)
+        return sorted(p for p in found if p.is_file())
+
+    def everything(self) -> list[Path]:
+        """What a directory argument can stand for: defaults, settings and pointers."""
+        found = self.defaults()
+        settings_file = self.root / SETTINGS_FILE
+        if settings_file.is_file():
+            found.append(settings_file)
+        pointer_dir = self.root / POINTER_DIR
+        if pointer_dir.is_dir():
+            found.extend(sorted(p for p in pointer_dir.glob("*/*.yaml") if p.is_file()))
+        return found
+
+    def add_defaults(self) -> None:
+        for target in self.defaults():
+            kind = self.kind_of(target)
+            if kind is not None:
+                self.add(target, self.shown(target), kind)
+
+
+def _collect(
+    root: Path, cwd: Path, settings: Settings, paths: Sequence[str]
+) -> tuple[list[tuple[Path, Checked]], tuple[str, ...]]:
+    collector = _Collector(root, cwd, settings)
+    if not paths:
+        collector.add_defaults()
+    resolved: list[tuple[str, Path]] = []
+    for given in paths:
+        # normpath, not resolve: a symlinked agent file is judged by where it is linked.
+        target = Path(os.path.normpath(cwd / given))
+        if not target.exists():
+            raise NotFound(f"{given}: no such file or directory")
+        resolved.append((given, target))
+    for given, target in resolved:
+        if target.is_dir():
+            for inner in collector.everything():
+                kind = collector.kind_of(inner)
+                if kind is not None and inner.is_relative_to(target):
+                    collector.add(inner, os.path.join(given, inner.relative_to(target)), kind)
+            continue
+        kind = collector.kind_of(target)
+        if kind is None:
+            collector.skipped.append(given)
+            continue
+        collector.add(target, given, kind)
+        if kind == "settings":
+            collector.add_defaults()
+    return list(collector.targets.items()), tuple(collector.skipped)
