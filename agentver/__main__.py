@@ -1,3 +1,3 @@
-from agentver.cli.app import main
+from agentver.cli.entry import main
 
 main()

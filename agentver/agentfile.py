@@ -12,6 +12,7 @@ import json
 import re
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from agentver.config import Loaded, Path_, load_yaml
@@ -34,6 +35,23 @@ def check_agent_id(name: str) -> str:
             "letter or digit",
         )
     return name
+
+
+def read_worktree_file(root: Path, rel: str) -> bytes:
+    """Bytes of ``root/rel``, refusing a path that a symlink leads outside the repository
+    or into ``.git`` (reading it would show that file's content in our messages)."""
+    path = root / rel
+    real_root = root.resolve()
+    real = path.resolve()
+    inside = real == real_root or real_root in real.parents
+    in_git_dir = real_root / ".git" in (real, *real.parents)
+    if not inside or in_git_dir:
+        raise UsageError(
+            f"{rel} leads through a symlink to {real}, outside the repository's work tree "
+            "or inside .git; refusing to read it",
+            "agent files must be regular files in the repository",
+        )
+    return path.read_bytes()
 
 
 def load_agent(raw: bytes, path: str) -> tuple[Loaded, AgentConfig]:

@@ -22,7 +22,7 @@ def split_arguments(ws: Workspace, args: list[str]) -> tuple[str, list[str]]:
         return args[0], args[1:]
     if len(args) == 3:
         raise NotFound(f"unknown agent {args[0]!r}")
-    agents = sorted(name for name, h in ws.agents().items() if h.present)
+    agents = sorted(name for name, s in ws.agent_summaries().items() if s.present)
     if len(agents) != 1:
         listed = ", ".join(agents) if agents else "none"
         raise UsageError(
@@ -37,7 +37,7 @@ def split_arguments(ws: Workspace, args: list[str]) -> tuple[str, list[str]]:
 def _agent_exists(ws: Workspace, name: str) -> bool:
     if (ws.root / agent_path(ws.settings, name)).is_file():
         return True
-    return name in ws.agents()
+    return name in ws.agent_summaries()
 
 
 def default_refs(

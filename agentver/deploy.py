@@ -82,11 +82,8 @@ def transact(
 
 def _preflight(ws: Workspace) -> None:
     git_dir = ws.repo.git_dir
-    if run_git(["symbolic-ref", "-q", "HEAD"], ws.root, check=False).returncode != 0:
-        raise RepositoryError(
-            "HEAD is detached; a pointer commit would be lost",
-            "switch to a branch first: git switch main",
-        )
+    # Checked before the detached-HEAD test: a rebase detaches HEAD, and "a rebase is in
+    # progress" is the message that tells the user what to do.
     for marker, what in (
         ("MERGE_HEAD", "a merge"),
         ("rebase-merge", "a rebase"),
@@ -96,6 +93,11 @@ def _preflight(ws: Workspace) -> None:
     ):
         if (git_dir / marker).exists():
             raise RepositoryError(f"{what} is in progress", "finish or abort it first")
+    if run_git(["symbolic-ref", "-q", "HEAD"], ws.root, check=False).returncode != 0:
+        raise RepositoryError(
+            "HEAD is detached; a pointer commit would be lost",
+            "switch to a branch first: git switch main",
+        )
     ws.repo.head()  # a repository without commits has nothing to deploy
 
 

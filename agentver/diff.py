@@ -20,8 +20,6 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from deepdiff import DeepDiff
-
 from agentver.hashing import canonical_json, config_hash
 from agentver.models import AgentConfig
 
@@ -205,7 +203,23 @@ def _deep_view(config: AgentConfig) -> dict[str, Any]:
     }
 
 
+_NESTED: Final = ("guardrails", "params")
+
+
 def _deep_changes(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
+    nested_equal = all(
+        _canonical(old[name]) is not None and _canonical(old[name]) == _canonical(new[name])
+        for name in _NESTED
+    )
+    if nested_equal:
+        # Only scalars can differ: no need to pay ~140 ms importing deepdiff.
+        changes: list[Change] = []
+        for name in _DEEP_FIELDS:
+            if name not in _NESTED and old[name] != new[name]:
+                changes.extend(_value_change(name, old[name], new[name]))
+        return changes
+    from deepdiff import DeepDiff
+
     report = DeepDiff(
         old,
         new,
@@ -214,7 +228,7 @@ def _deep_changes(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
         threshold_to_diff_deeper=0,  # always per key, never "the whole dict changed"
     )
     seen: set[tuple[Hashable, ...]] = set()
-    changes: list[Change] = []
+    changes = []
     for levels in report.values():
         for level in levels:
             path = _collapse(old, new, level.path(output_format="list"))

@@ -144,7 +144,8 @@ class GitRepo:
         return head
 
     def resolve_commit(self, rev: str) -> str | None:
-        if rev.startswith("-"):
+        # A leading "-" would be an option; a NUL cannot be passed to a process at all.
+        if rev.startswith("-") or "\x00" in rev:
             return None
         proc = run_git(
             ["rev-parse", "--verify", "-q", "--end-of-options", f"{rev}^{{commit}}"],

@@ -16,9 +16,9 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from agentver.agentfile import agent_config, agent_schema, is_agent_id, is_valid
 from agentver.config import load_yaml
@@ -28,7 +28,7 @@ from agentver.hashing import config_hash
 from agentver.models import AgentConfig, Version
 from agentver.settings import Settings
 
-CACHE_FORMAT = "1"
+CACHE_FORMAT = "2"  # 2: versions stored as rows (list --json reads ~16k of them)
 _KEEP_CACHED_HEADS = 8
 Notify = Callable[[str], None]
 
@@ -55,6 +55,20 @@ class AgentHistory:
         if len(self.versions) == 1:
             return f"{self.agent} has version 1"
         return f"{self.agent} has versions 1-{len(self.versions)}"
+
+
+@dataclass(frozen=True)
+class AgentSummary:
+    agent: str
+    versions: int
+    latest: int | None
+    present: bool
+    warnings: list[str]
+
+    @classmethod
+    def of(cls, history: AgentHistory) -> AgentSummary:
+        latest = history.latest.version if history.latest else None
+        return cls(history.agent, len(history.versions), latest, history.present, history.warnings)
 
 
 @dataclass(frozen=True)
@@ -103,10 +117,8 @@ class HistoryIndex:
         """One agent's versions; NotFound if the agent never existed at HEAD's history."""
         if agent in self._memo:
             return self._memo[agent]
-        cached = self._read_cache(f"{agent}.json")
-        if cached is not None:
-            history = _history_from_json(cached)
-        else:
+        history = _decoded(self._read_cache(f"{agent}.json"), _history_from_json)
+        if history is None:
             path = agent_path(self.settings, agent)
             computed = self._compute([path])
             history = computed.get(agent, AgentHistory(agent))
@@ -119,12 +131,20 @@ class HistoryIndex:
         self._memo[agent] = history
         return history
 
+    def summary(self) -> dict[str, AgentSummary]:
+        """Counts per agent without loading every version (what ``list`` needs)."""
+        cached = self._read_cache("_summary.json")
+        if isinstance(cached, dict):
+            try:
+                return {name: AgentSummary(name, *row) for name, row in cached.items()}
+            except TypeError:
+                pass  # wrong shape: recompute
+        return {name: AgentSummary.of(h) for name, h in self.all().items()}
+
     def all(self) -> dict[str, AgentHistory]:
         """Every agent that has a file at HEAD or had versions (retired agents included)."""
-        cached = self._read_cache("_all.json")
-        if cached is not None:
-            histories = {item["agent"]: _history_from_json(item) for item in cached["agents"]}
-        else:
+        histories = _decoded(self._read_cache("_all.json"), _histories_from_json)
+        if histories is None:
             histories = self._compute([f"{self.settings.agents_dir}/"])
             self._write_cache(histories, all_agents=True)
         self._memo.update(histories)
@@ -200,6 +220,16 @@ class HistoryIndex:
             if all_agents:
                 document = {"agents": [_history_to_json(h) for h in histories.values()]}
                 _atomic_write(self.cache_dir / "_all.json", document)
+                summary = {
+                    name: [
+                        len(h.versions),
+                        h.latest.version if h.latest else None,
+                        h.present,
+                        h.warnings,
+                    ]
+                    for name, h in histories.items()
+                }
+                _atomic_write(self.cache_dir / "_summary.json", summary)
             self._prune()
         except OSError:
             pass  # a cache is an optimisation: a read-only .git must not fail a command
@@ -215,7 +245,7 @@ class HistoryIndex:
         try:
             raw = json.loads(self.blob_cache_path.read_text("utf-8"))
             return {blob: BlobInfo(*values) for blob, values in raw.items()}
-        except (OSError, ValueError, TypeError):
+        except (OSError, ValueError, TypeError, AttributeError):
             return {}
 
     def _save_blob_cache(self, cache: dict[str, BlobInfo]) -> None:
@@ -267,22 +297,50 @@ def _build(
     return history
 
 
+_VERSION_FIELDS = tuple(f.name for f in fields(Version))
+_T = TypeVar("_T")
+
+
+def _decoded(data: Any, decode: Callable[[Any], _T]) -> _T | None:
+    """A cache entry decoded, or None when absent or not what this code wrote (a cache
+    is never the source of truth: an unexpected shape is a miss, not a crash)."""
+    if data is None:
+        return None
+    try:
+        return decode(data)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
 def _history_to_json(history: AgentHistory) -> dict[str, Any]:
     return {
         "agent": history.agent,
         "present": history.present,
         "warnings": history.warnings,
-        "versions": [asdict(v) for v in history.versions],
+        "versions": [[getattr(v, name) for name in _VERSION_FIELDS] for v in history.versions],
     }
+
+
+def _version_from_row(row: Any) -> Version:
+    if not isinstance(row, list) or len(row) != len(_VERSION_FIELDS):
+        raise ValueError("not a version row")
+    # Bypasses the frozen dataclass __init__ (same result, ~3x faster for 16k rows).
+    version: Version = object.__new__(Version)
+    version.__dict__.update(zip(_VERSION_FIELDS, row, strict=True))
+    return version
 
 
 def _history_from_json(data: dict[str, Any]) -> AgentHistory:
     return AgentHistory(
-        agent=data["agent"],
-        versions=[Version(**v) for v in data["versions"]],
-        warnings=list(data["warnings"]),
+        agent=str(data["agent"]),
+        versions=[_version_from_row(row) for row in data["versions"]],
+        warnings=[str(w) for w in data["warnings"]],
         present=bool(data["present"]),
     )
+
+
+def _histories_from_json(data: dict[str, Any]) -> dict[str, AgentHistory]:
+    return {item["agent"]: _history_from_json(item) for item in data["agents"]}
 
 
 def _atomic_write(path: Path, document: Any) -> None:

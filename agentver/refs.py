@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agentver.agentfile import agent_config, check_agent_id
+from agentver.agentfile import agent_config, check_agent_id, read_worktree_file
 from agentver.config import load_yaml
 from agentver.errors import NotFound, PointerError, UsageError
 from agentver.hashing import config_hash
@@ -65,7 +65,7 @@ def worktree_target(ws: Workspace, agent: str) -> Target:
     path = ws.root / rel
     if not path.is_file():
         raise NotFound(f"{rel} does not exist in the work tree", f"is {agent!r} spelled right?")
-    config = agent_config(load_yaml(path.read_bytes(), rel))
+    config = agent_config(load_yaml(read_worktree_file(ws.root, rel), rel))
     return Target("worktree", None, config, config_hash(config))
 
 

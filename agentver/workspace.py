@@ -8,7 +8,13 @@ from pathlib import Path
 from agentver.agentfile import check_agent_id
 from agentver.errors import NotFound
 from agentver.gitrepo import GitRepo
-from agentver.history import AgentHistory, HistoryIndex, Notify, load_version_config
+from agentver.history import (
+    AgentHistory,
+    AgentSummary,
+    HistoryIndex,
+    Notify,
+    load_version_config,
+)
 from agentver.models import AgentConfig, Pointer, Version
 from agentver.parsecache import NO_CACHE, ParseCache
 from agentver.pointers import PointerEvent, action_of, parse_pointer, pointer_path
@@ -47,6 +53,9 @@ class Workspace:
 
     def agents(self) -> dict[str, AgentHistory]:
         return self.index.all()
+
+    def agent_summaries(self) -> dict[str, AgentSummary]:
+        return self.index.summary()
 
     def config_of(self, version: Version) -> AgentConfig:
         return load_version_config(self.repo, self.settings, version)

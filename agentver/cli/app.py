@@ -1,115 +1,21 @@
-"""The Typer application: global options, error mapping, command registration."""
+"""The full application: every command registered (for tests and ``python -m``-style use).
+
+The console script goes through ``agentver.cli.entry`` instead, which imports only the
+module of the command being run, so ``agentver history`` never pays for deepdiff,
+jsonschema or the store drivers.
+"""
 
 from __future__ import annotations
 
-import os
-import sys
-import traceback
-from pathlib import Path
-from typing import Any
+from agentver.cli.commands import register
+from agentver.cli.core import app, cwd_of
+from agentver.cli.entry import main
 
-import typer
-from typer.core import TyperGroup
+register(None)
 
-from agentver import __version__
-from agentver.cli import output
-from agentver.errors import AgentverError
-
-
-class AgentverGroup(TyperGroup):
-    """Maps errors to exit codes in one place.
-
-    Overriding ``invoke`` (not a ``main()`` wrapper) keeps this working under Typer's
-    ``CliRunner`` too, which calls the group directly.
-    """
-
-    def invoke(self, ctx: Any) -> Any:
-        try:
-            return super().invoke(ctx)
-        except AgentverError as exc:
-            if os.environ.get("AGENTVER_DEBUG") == "1":
-                traceback.print_exc()
-            output.error(exc.message, exc.hint)
-            raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            output.error("interrupted")
-            raise typer.Exit(130) from None
-        except Exception as exc:  # a bug: keep the traceback out of the terminal
-            # Typer's own signals (Exit, Abort, usage errors) pass through untouched.
-            if type(exc).__module__.startswith(("typer", "click")):
-                raise
-            if os.environ.get("AGENTVER_DEBUG") == "1":
-                raise
-            output.error(
-                f"internal error: {type(exc).__name__}: {exc}",
-                "this is a bug in agentver; rerun with AGENTVER_DEBUG=1 for the traceback",
-            )
-            raise typer.Exit(2) from None
-
-
-app = typer.Typer(
-    cls=AgentverGroup,
-    name="agentver",
-    help="Git-native versioning, deployment and runtime routing for AI agent configs.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-def _version_callback(value: bool) -> None:
-    if value:
-        typer.echo(f"agentver {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def root(
-    ctx: typer.Context,
-    directory: Path | None = typer.Option(
-        None,
-        "-C",
-        help="Run as if agentver was started in PATH (like git -C).",
-        metavar="PATH",
-    ),
-    version: bool = typer.Option(
-        False,
-        "--version",
-        callback=_version_callback,
-        is_eager=True,
-        help="Print the version and exit.",
-    ),
-) -> None:
-    """Version agent configs in git; deploy, canary and roll back by moving pointers."""
-    cwd = Path.cwd()
-    if directory is not None:
-        cwd = (cwd / directory).resolve()
-        if not cwd.is_dir():
-            raise typer.BadParameter(f"{directory} is not a directory", param_hint="-C")
-    ctx.obj = cwd
-
-
-def cwd_of(ctx: typer.Context) -> Path:
-    """The working directory chosen by ``-C`` (or the process's)."""
-    root_ctx = ctx.find_root()
-    obj = root_ctx.obj
-    return obj if isinstance(obj, Path) else Path.cwd()
+__all__ = ["app", "cwd_of", "main"]
 
 
 def _register() -> None:
-    # Command modules import only light core modules at import time; heavy libraries
-    # (git, deepdiff, jsonschema, database drivers) are imported inside the commands.
-    from agentver.cli import commands  # noqa: F401
-
-
-def main() -> None:
-    _register()
-    try:
-        app()
-    except KeyboardInterrupt:
-        output.error("interrupted")
-        sys.exit(130)
-
-
-_register()
+    """Kept for callers that registered explicitly; importing this module already does."""
+    register(None)

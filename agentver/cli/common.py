@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from agentver.cli import output
-from agentver.cli.app import cwd_of
+from agentver.cli.core import cwd_of
 from agentver.history import AgentHistory
 from agentver.models import Pointer
 from agentver.workspace import Workspace

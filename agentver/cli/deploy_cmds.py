@@ -7,8 +7,8 @@ from typing import Any
 import typer
 
 from agentver.cli import output
-from agentver.cli.app import app
 from agentver.cli.common import ENV_OPTION, JSON_OPTION, NO_COMMIT_OPTION, open_workspace
+from agentver.cli.core import app
 from agentver.deploy import (
     Compute,
     FlagChange,

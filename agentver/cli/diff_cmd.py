@@ -7,8 +7,8 @@ import enum
 import typer
 
 from agentver.cli import output
-from agentver.cli.app import app
 from agentver.cli.common import ENV_OPTION, open_workspace
+from agentver.cli.core import app
 from agentver.errors import UsageError
 
 
@@ -29,12 +29,16 @@ def diff(
     fmt: Format = typer.Option(Format.text, "--format", "-f", help="Output format."),
     as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
     exit_code: bool = typer.Option(False, "--exit-code", help="Exit 1 when there are differences."),
-    base: str | None = typer.Option(None, "--base", help="Diff every agent changed since this git revision."),
-    head: str | None = typer.Option(None, "--head", help="With --base: the newer revision (default HEAD)."),
+    base: str | None = typer.Option(
+        None, "--base", help="Diff every agent changed since this git revision."
+    ),
+    head: str | None = typer.Option(
+        None, "--head", help="With --base: the newer revision (default HEAD)."
+    ),
     env: str | None = ENV_OPTION,
 ) -> None:
     """Field changes and a line diff of the system prompt between two versions."""
-    from agentver.cli.render_diff import render_markdown, render_text, render_text_many
+    # render_diff imports rich (~75 ms): only the text and markdown formats load it.
     from agentver.compare import default_refs, diff_refs, diff_revisions, split_arguments
 
     if as_json:
@@ -45,10 +49,16 @@ def diff(
             raise UsageError("--base compares every agent; do not name agents or versions with it")
         diffs = diff_revisions(ws, base, head)
         if fmt is Format.json:
-            output.print_json({"base": base, "head": head or "HEAD", "agents": [d.to_json() for d in diffs]})
+            output.print_json(
+                {"base": base, "head": head or "HEAD", "agents": [d.to_json() for d in diffs]}
+            )
         elif fmt is Format.markdown:
+            from agentver.cli.render_diff import render_markdown
+
             typer.echo(render_markdown(diffs), nl=False)
         else:
+            from agentver.cli.render_diff import render_text_many
+
             render_text_many(diffs, output.console())
         differs = bool(diffs)
     else:
@@ -60,8 +70,12 @@ def diff(
         if fmt is Format.json:
             output.print_json(result.to_json())
         elif fmt is Format.markdown:
+            from agentver.cli.render_diff import render_markdown
+
             typer.echo(render_markdown([result]), nl=False)
         else:
+            from agentver.cli.render_diff import render_text
+
             render_text(result, output.console())
         differs = not result.identical  # versions differ: their config_hash differs
     if exit_code and differs:

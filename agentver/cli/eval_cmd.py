@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import typer
 
 from agentver.cli import output
-from agentver.cli.app import app
 from agentver.cli.common import ENV_OPTION, JSON_OPTION, open_workspace
+from agentver.cli.core import app
 from agentver.refs import REF_FORMS
 
 if TYPE_CHECKING:

@@ -7,7 +7,6 @@ from typing import Any
 import typer
 
 from agentver.cli import output
-from agentver.cli.app import app
 from agentver.cli.common import (
     ENV_OPTION,
     JSON_OPTION,
@@ -16,6 +15,7 @@ from agentver.cli.common import (
     pointers_by_env,
     warn_history,
 )
+from agentver.cli.core import app
 from agentver.refs import REF_FORMS, resolve_target
 
 
@@ -24,10 +24,11 @@ def list_agents(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Every agent: versions, latest, and active/canary per environment."""
     ws = open_workspace(ctx)
     rows: list[dict[str, Any]] = []
-    for agent, history in sorted(ws.agents().items()):
-        if not history.present:
+    for agent, summary in sorted(ws.agent_summaries().items()):
+        if not summary.present:
             continue  # retired: its history is still there for `history`
-        warn_history(history)
+        for message in summary.warnings:
+            output.warn(message)
         environments: dict[str, Any] = {}
         for env, pointer in pointers_by_env(ws, agent).items():
             canary = pointer.canary
@@ -40,8 +41,8 @@ def list_agents(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
         rows.append(
             {
                 "agent": agent,
-                "versions": len(history.versions),
-                "latest": history.latest.version if history.latest else None,
+                "versions": summary.versions,
+                "latest": summary.latest,
                 "environments": environments,
             }
         )

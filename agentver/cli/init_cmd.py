@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from agentver.cli.app import app, cwd_of
+from agentver.cli.core import app, cwd_of
 
 
 @app.command("init")

@@ -7,8 +7,8 @@ from typing import Any
 import typer
 
 from agentver.cli import output
-from agentver.cli.app import app
 from agentver.cli.common import JSON_OPTION, open_workspace
+from agentver.cli.core import app
 from agentver.errors import CheckFailed, UsageError
 from agentver.workspace import Workspace
 
@@ -170,7 +170,7 @@ def status_cmd(
     on_disk = {
         (env, agent): ws.pointer(env, agent)
         for env in environments
-        for agent in sorted(ws.agents())
+        for agent in sorted(ws.agent_summaries())
     }
     committed = {(p.environment, p.agent): p for p in committed_pointers(ws, environments)}
     rows: list[dict[str, Any]] = []

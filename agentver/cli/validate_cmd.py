@@ -10,7 +10,7 @@ import sys
 import typer
 
 from agentver.cli import output
-from agentver.cli.app import app, cwd_of
+from agentver.cli.core import app, cwd_of
 
 
 @app.command("validate")

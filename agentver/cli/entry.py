@@ -1,0 +1,40 @@
+"""The console script: register only the command being run, then run it."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from agentver.cli import output
+from agentver.cli.commands import register
+from agentver.cli.core import app
+
+# global options that take a value (skipped when looking for the command name)
+_VALUE_OPTIONS = {"-C"}
+
+
+def command_name(argv: list[str]) -> str | None:
+    """The first word that is not a global option, or None (help, --version...)."""
+    args = iter(argv)
+    for arg in args:
+        if arg in _VALUE_OPTIONS:
+            next(args, None)
+        elif arg.startswith("-C") and len(arg) > 2:
+            continue
+        elif arg.startswith("-"):
+            if arg in ("-h", "--help"):
+                return None
+        else:
+            return arg
+    return None
+
+
+def main() -> None:
+    completing = any(key.endswith("_COMPLETE") for key in os.environ)
+    name = None if completing else command_name(sys.argv[1:])
+    register(None if name is None else [name])
+    try:
+        app()
+    except KeyboardInterrupt:
+        output.error("interrupted")
+        sys.exit(130)
