@@ -58,10 +58,19 @@ def side(target: Target) -> DiffSide:
     return DiffSide(label, number, target.config_hash, target.config)
 
 
-def diff_refs(ws: Workspace, agent: str, a: str, b: str, environment: str | None) -> ConfigDiff:
+def diff_refs(
+    ws: Workspace, agent: str, a: str, b: str, environment: str | None
+) -> tuple[ConfigDiff, list[str]]:
+    """The diff, and warnings about sides that do not pass the schema."""
     old = resolve_target(ws, agent, a, environment)
     new = resolve_target(ws, agent, b, environment)
-    return compute_diff(agent, side(old), side(new))
+    warnings = [
+        f"{target.label} of {agent} does not pass the schema (unknown or invalid keys are "
+        "not compared); run `agentver validate`"
+        for target in (old, new)
+        if not (target.version.valid if target.version else target.valid)
+    ]
+    return compute_diff(agent, side(old), side(new)), warnings
 
 
 def diff_revisions(ws: Workspace, base: str, head: str | None) -> list[ConfigDiff]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agentver.agentfile import agent_config, check_agent_id, read_worktree_file
+from agentver.agentfile import agent_config, check_agent_id, is_valid, read_worktree_file
 from agentver.config import load_yaml
 from agentver.errors import NotFound, PointerError, UsageError
 from agentver.hashing import config_hash
@@ -25,6 +25,7 @@ class Target:
     version: Version | None
     config: AgentConfig
     config_hash: str
+    valid: bool = True  # passes the schema (a committed version carries its own flag)
 
 
 def resolve_version(ws: Workspace, agent: str, ref: str, environment: str | None = None) -> Version:
@@ -65,8 +66,9 @@ def worktree_target(ws: Workspace, agent: str) -> Target:
     path = ws.root / rel
     if not path.is_file():
         raise NotFound(f"{rel} does not exist in the work tree", f"is {agent!r} spelled right?")
-    config = agent_config(load_yaml(read_worktree_file(ws.root, rel), rel))
-    return Target("worktree", None, config, config_hash(config))
+    loaded = load_yaml(read_worktree_file(ws.root, rel), rel)
+    config = agent_config(loaded)
+    return Target("worktree", None, config, config_hash(config), is_valid(loaded.data))
 
 
 def _from_pointer(ws: Workspace, agent: str, ref: str, env: str) -> Version:

@@ -66,7 +66,9 @@ def diff(
             raise UsageError("--head needs --base")
         agent, refs = split_arguments(ws, list(args or []))
         a, b = default_refs(ws, agent, refs, env)
-        result = diff_refs(ws, agent, a, b, env)
+        result, warnings = diff_refs(ws, agent, a, b, env)
+        for message in warnings:
+            output.warn(message)
         if fmt is Format.json:
             output.print_json(result.to_json())
         elif fmt is Format.markdown:
