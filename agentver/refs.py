@@ -47,7 +47,8 @@ def resolve_version(ws: Workspace, agent: str, ref: str, environment: str | None
         return _at_revision(ws, agent, ref[1:])
     if ref == "worktree":
         raise UsageError(
-            "worktree is not a committed version here", f"use one of {REF_FORMS[:-12]}"
+            "worktree is not a committed version here",
+            "name a committed version: N, vN, latest, active, canary, previous or @<git-rev>",
         )
     raise UsageError(
         f"unknown version reference {ref!r}", f"use {REF_FORMS}; {history.range_text()}"
