@@ -134,9 +134,10 @@ class HistoryIndex:
     def summary(self) -> dict[str, AgentSummary]:
         """Counts per agent without loading every version (what ``list`` needs)."""
         cached = self._read_cache("_summary.json")
-        if isinstance(cached, dict):
+        rows = cached.get("agents") if isinstance(cached, dict) else None
+        if isinstance(rows, dict):
             try:
-                return {name: AgentSummary(name, *row) for name, row in cached.items()}
+                return {name: AgentSummary(name, *row) for name, row in rows.items()}
             except TypeError:
                 pass  # wrong shape: recompute
         return {name: AgentSummary.of(h) for name, h in self.all().items()}
@@ -229,7 +230,7 @@ class HistoryIndex:
                     ]
                     for name, h in histories.items()
                 }
-                _atomic_write(self.cache_dir / "_summary.json", summary)
+                _atomic_write(self.cache_dir / "_summary.json", {"agents": summary})
             self._prune()
         except OSError:
             pass  # a cache is an optimisation: a read-only .git must not fail a command

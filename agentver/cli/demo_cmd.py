@@ -43,7 +43,7 @@ def demo_command(
     ctx: typer.Context,
     directory: Path | None = typer.Argument(
         None,
-        metavar="[DIR]",
+        metavar="DIR",
         help="Empty or new folder for the demo repository (default: a new temporary folder).",
         show_default=False,
     ),
@@ -55,7 +55,10 @@ def demo_command(
     agent rolled back and published to a SQLite store read by the runtime library.
     Never writes outside DIR; refuses a non-empty DIR.
     """
+    from agentver.cli.commands import register
     from agentver.demo import DemoFacts, prepare_directory, run_demo
+
+    register(None)  # the steps run the other commands in-process
 
     if directory is None:
         target = Path(tempfile.mkdtemp(prefix="agentver-demo-"))
