@@ -352,7 +352,7 @@ def sync_store(ws: Workspace, store: Store) -> SyncPlan:
     from agentver.publish import build_snapshot, check_not_stale
 
     check_not_stale(ws, store, force=False)
-    return store.sync(build_snapshot(ws, list(ws.settings.environments)))
+    return store.sync(build_snapshot(ws, list(ws.settings.environments), store))
 
 
 def store_warnings(store: Store, pointer: Pointer) -> list[str]:

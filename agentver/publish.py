@@ -15,9 +15,9 @@ from agentver.config import load_yaml
 from agentver.errors import AgentverError, ConfigError
 from agentver.hashing import config_hash
 from agentver.history import agent_path
-from agentver.models import Pointer, Version
+from agentver.models import AgentConfig, Pointer, Version
 from agentver.pointers import POINTER_DIR, parse_pointer
-from agentver.store import Snapshot, Store, StoredVersion, SyncPlan
+from agentver.store import Snapshot, Store, StoredVersion, StoreNotInitialized, SyncPlan
 from agentver.workspace import Workspace
 
 
@@ -46,12 +46,23 @@ def uncommitted_pointer_files(ws: Workspace) -> list[str]:
     return [line[3:] for line in out.splitlines() if line.strip()]
 
 
-def build_snapshot(ws: Workspace, environments: list[str]) -> Snapshot:
+def build_snapshot(ws: Workspace, environments: list[str], store: Store | None = None) -> Snapshot:
+    """HEAD's versions with their configs, and the pointers committed at HEAD.
+
+    A version the store already holds from the same commit, with content that hashes to
+    git's ``config_hash``, reuses the stored content: the hash proves it is the same
+    config, and a re-sync then parses no YAML at all. Anything else is read from git.
+    """
     histories = ws.agents()
     versions: list[Version] = [v for h in histories.values() for v in h.versions]
-    contents = ws.repo.read_blobs(v.blob for v in versions)
+    known = _proven_store_configs(store, versions)
+    contents = ws.repo.read_blobs(v.blob for v in versions if (v.agent, v.version) not in known)
     stored: list[StoredVersion] = []
     for version in versions:
+        proven = known.get((version.agent, version.version))
+        if proven is not None:
+            stored.append(StoredVersion(version, proven))
+            continue
         path = agent_path(ws.settings, version.agent)
         config = agent_config(load_yaml(contents[version.blob], path))
         if config_hash(config) != version.config_hash:  # the blob cache is never trusted blindly
@@ -63,6 +74,30 @@ def build_snapshot(ws: Workspace, environments: list[str]) -> Snapshot:
         pointers=committed_pointers(ws, environments),
         environments=tuple(environments),
     )
+
+
+def _proven_store_configs(
+    store: Store | None, versions: list[Version]
+) -> dict[tuple[str, int], AgentConfig]:
+    if store is None:
+        return {}
+    try:
+        rows = store.versions()
+    except StoreNotInitialized:
+        return {}
+    wanted = {(v.agent, v.version): v for v in versions}
+    proven: dict[tuple[str, int], AgentConfig] = {}
+    for row in rows:
+        key = (row.version.agent, row.version.version)
+        version = wanted.get(key)
+        if (
+            version is not None
+            and row.version.commit == version.commit
+            and row.version.config_hash == version.config_hash
+            and config_hash(row.config) == version.config_hash  # a tampered row is re-read
+        ):
+            proven[key] = row.config
+    return proven
 
 
 def check_not_stale(ws: Workspace, store: Store, *, force: bool) -> None:

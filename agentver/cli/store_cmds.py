@@ -26,10 +26,16 @@ def _environments(ws: Workspace, chosen: list[str] | None) -> list[str]:
     return [ws.environment(env) for env in chosen] if chosen else list(ws.settings.environments)
 
 
-def _open_store(ws: Workspace, url: str | None) -> Any:
+def _open_store(ws: Workspace, url: str | None, *, create_default: bool = False) -> Any:
+    from agentver.settings import DEFAULT_STORE
     from agentver.store import open_store
 
-    return open_store(ws.settings.store_url(url), ws.root)
+    chosen = ws.settings.store_url(url)
+    if create_default and chosen == DEFAULT_STORE:
+        # The embedded default lives in .agentver/, which a repo without pointers may lack;
+        # any other missing directory is more likely a typo and stays an error.
+        (ws.root / ".agentver").mkdir(exist_ok=True)
+    return open_store(chosen, ws.root)
 
 
 @app.command("sync")
@@ -55,12 +61,12 @@ def sync_cmd(
 
     ws = open_workspace(ctx)
     environments = _environments(ws, envs)
-    store = _open_store(ws, store_url)
+    store = _open_store(ws, store_url, create_default=not dry_run)
     try:
         for rel in uncommitted_pointer_files(ws):
             output.warn(f"{rel} has uncommitted changes; sync publishes the committed version")
         check_not_stale(ws, store, force=force)
-        snapshot = build_snapshot(ws, environments)
+        snapshot = build_snapshot(ws, environments, store)
         plan = store.plan(snapshot) if dry_run else store.sync(snapshot, force=force)
     finally:
         store.close()
