@@ -52,7 +52,10 @@ def transact(
     rel = pointer_path(environment, agent)
     _preflight(ws)
     with _pointer_lock(ws):
+        _remove_stale_temp_files(ws.root / rel)
         before = ws.pointer(environment, agent)  # corrupt -> PointerError, nothing written
+        if not no_commit:
+            _require_free_index(ws)  # first: a kill inside `git commit` leaves both behind
         if not no_commit and _has_uncommitted_edits(ws, rel):
             raise PointerError(
                 f"{rel} has uncommitted edits",
@@ -101,12 +104,16 @@ def _preflight(ws: Workspace) -> None:
     ws.repo.head()  # a repository without commits has nothing to deploy
 
 
-def _require_identity(ws: Workspace) -> None:
+def _require_free_index(ws: Workspace) -> None:
     if (ws.repo.git_dir / "index.lock").exists():
         raise RepositoryError(
             "git's index is locked (.git/index.lock exists)",
             "another git process is running; if none is, remove .git/index.lock",
         )
+
+
+def _require_identity(ws: Workspace) -> None:
+    _require_free_index(ws)
     if run_git(["var", "GIT_COMMITTER_IDENT"], ws.root, check=False).returncode != 0:
         raise RepositoryError(
             "git does not know who you are, so it cannot commit",
@@ -124,6 +131,14 @@ def _restore(ws: Workspace, rel: str, path: Path, old_bytes: bytes | None) -> No
     else:
         _atomic_write(path, old_bytes)
     run_git(["reset", "-q", "--", rel], ws.root, check=False)
+
+
+def _remove_stale_temp_files(path: Path) -> None:
+    """Temporary files of ``_atomic_write`` left by a killed process (we hold the lock,
+    so no other writer is using one)."""
+    if path.parent.is_dir():
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -30,9 +30,9 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from agentver.agentfile import is_agent_id, schema_findings
+from agentver.agentfile import is_agent_id, read_worktree_file, schema_findings
 from agentver.config import MAX_BYTES, Loaded, load_yaml
-from agentver.errors import AgentverError, ConfigError, NotFound
+from agentver.errors import AgentverError, ConfigError, NotFound, UsageError
 from agentver.gitrepo import worktree_root
 from agentver.models import Finding
 from agentver.policy import Policy, check_policy, parse_policies, policies_for
@@ -109,7 +109,12 @@ def validate(cwd: Path, paths: Sequence[str] = ()) -> ValidationReport:
     for target, checked in targets:
         if checked.kind == "settings":
             continue  # loaded (and found sound) above
-        raw = target.read_bytes()
+        try:
+            # a symlink out of the repository (or into .git) is reported, never read
+            raw = read_worktree_file(root, os.path.relpath(target, root))
+        except UsageError as exc:
+            findings.append(Finding(checked.path, 1, 1, exc.message))
+            continue
         findings.extend(check_file(raw, checked, policies))
     return ValidationReport(root, tuple(item for _, item in targets), tuple(findings), skipped)
 

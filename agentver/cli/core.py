@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,42 @@ class AgentverGroup(TyperGroup):
     Overriding ``invoke`` (not a ``main()`` wrapper) keeps this working under Typer's
     ``CliRunner`` too, which calls the group directly.
     """
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        """Usage errors as one ``error:`` line plus a hint, like every other error."""
+        kwargs.update(
+            args=args,
+            prog_name=prog_name,
+            complete_var=complete_var,
+            standalone_mode=False,
+            windows_expand_args=windows_expand_args,
+        )
+        if not standalone_mode:
+            return super().main(**kwargs)
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError
+
+        try:
+            code = super().main(**kwargs)
+        except NoArgsIsHelpError as exc:
+            exc.show()  # `agentver` or `agentver canary` alone: the help text
+            code = exc.exit_code
+        except ClickException as exc:
+            ctx = getattr(exc, "ctx", None)
+            path = ctx.command_path if ctx is not None else "agentver"
+            output.error(exc.format_message(), f"see `{path} --help`")
+            code = exc.exit_code
+        except typer.Abort:
+            output.error("aborted")
+            code = 1
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: Any) -> Any:
         try:
