@@ -24,40 +24,7 @@ from tests.reliability.catalogue import CATALOGUE, SEEDS_FOR_FUZZ  # noqa: E402
 from tests.reliability.harness import base_repo, hermetic_process_env, pointer_bytes  # noqa: E402
 from tests.reliability.runner import run_entry  # noqa: E402
 
-TOKENS = [
-    "model",
-    "system_prompt",
-    ":",
-    ": ",
-    "- ",
-    "\n",
-    "  ",
-    "\t",
-    "&a ",
-    "*a",
-    "!!python/name:os.system ",
-    "<<: ",
-    "? ",
-    "[",
-    "]",
-    "{",
-    "}",
-    ",",
-    "'",
-    '"',
-    "#",
-    "---\n",
-    "|\n",
-    "yes",
-    "1.10",
-    "2024-01-01",
-    ".nan",
-    "\ufeff",
-    "\r\n",
-    "\x00",
-    "<<<<<<< ",
-    "=======",
-]
+TOKENS = targets.YAML_TOKENS
 
 
 def mutate(rng: random.Random, seed: bytes) -> bytes:

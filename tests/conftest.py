@@ -21,27 +21,14 @@ from typing import Any, NamedTuple
 import pytest
 import yaml
 
+from tests.reliability.harness import LEAKY
+
 GIT_NAME = "Test Author"
 GIT_EMAIL = "author@example.com"
 CLOCK_START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 # Variables that would make git (or agentver) act on some other repository or store.
-_LEAKY_VARS = (
-    "AGENTVER_STORE",
-    "AGENTVER_DEBUG",
-    "GIT_DIR",
-    "GIT_INDEX_FILE",
-    "GIT_WORK_TREE",
-    "GIT_OBJECT_DIRECTORY",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-    "GIT_CEILING_DIRECTORIES",
-    "GIT_AUTHOR_DATE",
-    "GIT_COMMITTER_DATE",
-    "GIT_CONFIG",
-    "GIT_CONFIG_GLOBAL",
-    "XDG_CONFIG_HOME",
-    "PRE_COMMIT_HOME",
-)
+_LEAKY_VARS = (*LEAKY, "PRE_COMMIT_HOME")
 
 
 @pytest.fixture(autouse=True)

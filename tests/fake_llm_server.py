@@ -166,9 +166,17 @@ class FakeLLMServer:
                 with server._lock:
                     server._in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server._in_flight)
+                self._counted = True
                 try:
                     self._post()
                 finally:
+                    self._leave()
+
+            def _leave(self) -> None:
+                # Leave before the reply is written: once the client has the reply it may
+                # start its next request, which must not overlap with this one's count.
+                if getattr(self, "_counted", False):
+                    self._counted = False
                     with server._lock:
                         server._in_flight -= 1
 
@@ -189,6 +197,7 @@ class FakeLLMServer:
 
             def _send(self, status: int, document: Any) -> None:
                 data = document if isinstance(document, bytes) else json.dumps(document).encode()
+                self._leave()
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")

@@ -18,58 +18,7 @@ from .harness import V1, base_repo, pointer_bytes
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 
 # YAML-ish text: the characters and tokens that make parsers stumble.
-TOKENS = st.sampled_from(
-    [
-        "model",
-        "system_prompt",
-        "temperature",
-        "tools",
-        ":",
-        ": ",
-        "- ",
-        "\n",
-        "  ",
-        "\t",
-        "&a ",
-        "*a",
-        "!!python/object:os.system ",
-        "!!binary ",
-        "!tag ",
-        "<<: ",
-        "? ",
-        "[",
-        "]",
-        "{",
-        "}",
-        ",",
-        "'",
-        '"',
-        "#",
-        "---\n",
-        "...\n",
-        "|\n",
-        ">-\n",
-        "yes",
-        "no",
-        "~",
-        "1.10",
-        "2024-01-01",
-        ".nan",
-        "-.inf",
-        "0x1F",
-        "0o17",
-        "1e400",
-        "\ufeff",
-        "\r\n",
-        "\x00",
-        "\x85",
-        "\u2028",
-        "<<<<<<< ",
-        "=======",
-        "%YAML 1.1\n",
-        "%TAG ! tag:x,2000:\n",
-    ]
-)
+TOKENS = st.sampled_from(targets.YAML_TOKENS)
 YAMLISH = st.lists(st.one_of(TOKENS, st.text(max_size=8)), max_size=40).map("".join)
 SEEDS = [V1, DUPLICATE, TABS, CONFLICT, PY_TAG, DEEP_MAP[:400], ALIAS_BOMB]
 
