@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # rich costs tens of milliseconds to import: only when output is rendered
@@ -67,3 +69,14 @@ def error(message: str, hint: str | None = None) -> None:
     sys.stderr.write(f"error: {message}\n")
     if hint:
         sys.stderr.write(f"hint: {hint}\n")
+
+
+@contextmanager
+def progress(first: str) -> Iterator[Callable[[str], None]]:
+    """A spinner with a changing message on a terminal's stderr; silent otherwise."""
+    isatty = getattr(sys.stderr, "isatty", None)
+    if not (isatty and isatty()):
+        yield lambda message: None
+        return
+    with err_console().status(first) as status:
+        yield lambda message: status.update(message)

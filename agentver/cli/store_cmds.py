@@ -66,8 +66,10 @@ def sync_cmd(
         for rel in uncommitted_pointer_files(ws):
             output.warn(f"{rel} has uncommitted changes; sync publishes the committed version")
         check_not_stale(ws, store, force=force)
-        snapshot = build_snapshot(ws, environments, store)
-        plan = store.plan(snapshot) if dry_run else store.sync(snapshot, force=force)
+        with output.progress(f"reading versions from git for {store.url}") as step:
+            snapshot = build_snapshot(ws, environments, store)
+            step(f"{'planning' if dry_run else 'writing'} {len(snapshot.versions)} versions")
+            plan = store.plan(snapshot) if dry_run else store.sync(snapshot, force=force)
     finally:
         store.close()
     lines = describe_plan(plan)
