@@ -1,9 +1,10 @@
 """The only module that talks to git.
 
-Reads on the hot path (history, blobs) run plain ``git`` subprocesses: one ``git log``
-pass and one ``git cat-file --batch`` per command are far cheaper than GitPython's
-per-object calls and its import (~130 ms). Writes (pointer commits) go through GitPython,
-imported only by the commands that commit.
+Everything runs the ``git`` command line: one ``git log --raw`` pass and one
+``git cat-file --batch`` per command are far cheaper than GitPython's per-object calls,
+and its import (~130 ms, plus two ``git version`` runs) would double a warm command's
+cost. Pointer commits use ``git commit --only`` so the user's hooks, signing and other
+staged changes behave exactly as with a commit typed by hand.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from agentver.errors import AgentverError, RepositoryError
 
@@ -250,10 +250,3 @@ class GitRepo:
     def files_at(self, rev: str, folder: str) -> list[str]:
         out = self.git("ls-tree", "-z", "--name-only", f"{rev}", "--", f"{folder}/")
         return [name for name in out.split("\x00") if name]
-
-    # -- writes (GitPython) -------------------------------------------------------------
-
-    def gitpython(self) -> Any:
-        import git  # heavy: only commands that commit import it
-
-        return git.Repo(self.root)
