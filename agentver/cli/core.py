@@ -13,15 +13,17 @@ import typer
 from typer.core import TyperGroup
 
 from agentver import __version__
-from agentver.cli import output
+from agentver.cli import coercion, output
 from agentver.errors import AgentverError
+
+coercion.install()
 
 
 class AgentverGroup(TyperGroup):
     """Maps errors to exit codes in one place.
 
-    Overriding ``invoke`` (not a ``main()`` wrapper) keeps this working under Typer's
-    ``CliRunner`` too, which calls the group directly.
+    ``invoke`` handles what commands raise, ``main`` what argument parsing raises; both
+    are methods of the group, so this holds under Typer's ``CliRunner`` too.
     """
 
     def main(
@@ -58,6 +60,8 @@ class AgentverGroup(TyperGroup):
         except typer.Abort:
             output.error("aborted")
             code = 1
+        except Exception as exc:  # raised while parsing arguments, before invoke
+            code = _unexpected(exc)
         sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: Any) -> Any:
@@ -71,17 +75,22 @@ class AgentverGroup(TyperGroup):
         except KeyboardInterrupt:
             output.error("interrupted")
             raise typer.Exit(130) from None
-        except Exception as exc:  # a bug: keep the traceback out of the terminal
+        except Exception as exc:
             # Typer's own signals (Exit, Abort, usage errors) pass through untouched.
             if type(exc).__module__.startswith(("typer", "click")):
                 raise
-            if os.environ.get("AGENTVER_DEBUG") == "1":
-                raise
-            output.error(
-                f"internal error: {type(exc).__name__}: {exc}",
-                "this is a bug in agentver; rerun with AGENTVER_DEBUG=1 for the traceback",
-            )
-            raise typer.Exit(2) from None
+            raise typer.Exit(_unexpected(exc)) from None
+
+
+def _unexpected(exc: Exception) -> int:
+    """A bug: one line, the traceback only with AGENTVER_DEBUG=1."""
+    if os.environ.get("AGENTVER_DEBUG") == "1":
+        traceback.print_exception(exc)
+    output.error(
+        f"internal error: {type(exc).__name__}: {exc}",
+        "this is a bug in agentver; rerun with AGENTVER_DEBUG=1 for the traceback",
+    )
+    return 2
 
 
 app = typer.Typer(

@@ -16,6 +16,7 @@ from agentver.cli.common import (
     warn_history,
 )
 from agentver.cli.core import app
+from agentver.errors import UsageError
 from agentver.refs import REF_FORMS, resolve_target
 
 
@@ -79,7 +80,8 @@ def _v(number: int | None) -> str:
 def history(
     ctx: typer.Context,
     agent: str = typer.Argument(..., help="Agent id (the file name under agents/)."),
-    limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Show at most N versions."),
+    # Bounds checked here, not with Typer's min=: a bounded int costs a pydantic adapter.
+    limit: int | None = typer.Option(None, "--limit", "-n", help="Show at most N versions."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Versions of an agent, newest first, with active/canary markers."""
@@ -87,6 +89,8 @@ def history(
     agent_history = ws.history(agent)
     warn_history(agent_history)
     markers = deployed_markers(pointers_by_env(ws, agent))
+    if limit is not None and limit < 1:
+        raise UsageError(f"--limit must be at least 1, not {limit}")
     versions = list(reversed(agent_history.versions))[:limit]
     if as_json:
         output.print_json(
