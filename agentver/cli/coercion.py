@@ -3,13 +3,15 @@
 Typer 0.29 coerces every non-boolean parameter through a pydantic ``TypeAdapter``, which
 costs each command 60-150 ms of pydantic imports and schema building before it starts;
 a bare Typer app without parameters never pays it. For the plain types our commands use
-(``str``, ``bool``, ``int`` without bounds, ``Path``) coercion is trivial, so it is done here;
+(``str``, ``bool``, ``int`` without bounds, ``Path``, ``list[str]``,
+enums) coercion is trivial, so it is done here;
 anything else (lists, enums, bounded numbers) still goes through Typer's own path. If
 Typer's internals ever change shape, this does nothing and Typer behaves as shipped.
 """
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,8 @@ def install() -> None:
     # RuntimeParam is a frozen dataclass: the subclass only adds the coercion.
     class PlainParam(base):  # type: ignore[misc, valid-type]
         def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            if self.annotation == list[str]:
+                return [str(item) for item in value]
             if isinstance(value, self.annotation):
                 return value
             if self.annotation is bool:
@@ -43,6 +47,8 @@ def install() -> None:
                 return self.annotation(value)
             except (TypeError, ValueError):
                 name = "an integer" if self.annotation is int else self.annotation.__name__
+                if issubclass(self.annotation, enum.Enum):
+                    name = "one of " + ", ".join(str(m.value) for m in self.annotation)
                 raise BadParameter(f"{value!r} is not {name}.", ctx=ctx, param=param) from None
 
     def get_runtime_param(self: Any) -> Any:
@@ -50,7 +56,11 @@ def install() -> None:
             descriptor = getattr(self, "type_descriptor", None)
             annotation = getattr(descriptor, "annotation", None)
             info = getattr(descriptor, "parameter_info", None)
-            plain = annotation in (str, Path, bool) or (
+            plain = (
+                annotation in (str, Path, bool)
+                or annotation == list[str]
+                or (isinstance(annotation, type) and issubclass(annotation, enum.Enum))
+            ) or (
                 annotation is int
                 and getattr(info, "min", None) is None
                 and getattr(info, "max", None) is None
