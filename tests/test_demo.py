@@ -26,15 +26,12 @@ from typer.testing import CliRunner
 import agentver.cli.demo_cmd
 from agentver.cli.app import app  # every command registered
 from agentver.demo import (
-    BILLING_PARAGRAPH,
-    DEMO_EMAIL,
-    DEMO_NAME,
-    VERSIONS,
     CommandResult,
     prepare_directory,
     runtime_snippet,
     subprocess_runner,
 )
+from agentver.demo_story import BILLING_PARAGRAPH, DEMO_EMAIL, DEMO_NAME, VERSIONS
 from agentver.errors import UsageError
 from agentver.runtime import RuntimeClient
 
