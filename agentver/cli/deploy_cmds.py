@@ -377,18 +377,17 @@ def deployments_cmd(
     if not rows:
         output.note(f"{agent} has never been deployed in {environment}")
         return
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False)
-    for column in ("at", "action", "version", "percent", "by", "commit"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(
-            row["at"],
-            row["action"],
-            f"v{row['version']}" if row["version"] else "-",
-            f"{row['percent']}%" if row["percent"] is not None else "",
-            str(row["by"]).split(" <")[0],
-            str(row["commit"])[:10],
-        )
-    output.console().print(table)
+    output.print_table(
+        ("at", "action", "version", "percent", "by", "commit"),
+        (
+            (
+                row["at"],
+                row["action"],
+                f"v{row['version']}" if row["version"] else "-",
+                f"{row['percent']}%" if row["percent"] is not None else "",
+                str(row["by"]).split(" <")[0],
+                str(row["commit"])[:10],
+            )
+            for row in rows
+        ),
+    )

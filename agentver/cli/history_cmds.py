@@ -53,23 +53,22 @@ def list_agents(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     if not rows:
         output.note(f"no agents committed yet under {ws.settings.agents_dir}/")
         return
-    from rich.table import Table
+    names = ws.settings.environments
+    output.print_table(
+        ("agent", "versions", "latest", *names),
+        (
+            [row["agent"], str(row["versions"]), _v(row["latest"])]
+            + [_deployed(row["environments"][env]) for env in names]
+            for row in rows
+        ),
+    )
 
-    table = Table(box=None, pad_edge=False)
-    for column in ("agent", "versions", "latest", *ws.settings.environments):
-        table.add_column(column)
-    for row in rows:
-        cells = [row["agent"], str(row["versions"]), _v(row["latest"])]
-        for env in ws.settings.environments:
-            state = row["environments"][env]
-            cell = _v(state["active"]) if state["active"] else "-"
-            if state["canary"]:
-                cell += (
-                    f" (canary {_v(state['canary']['version'])} at {state['canary']['percent']}%)"
-                )
-            cells.append(cell)
-        table.add_row(*cells)
-    output.console().print(table)
+
+def _deployed(state: dict[str, Any]) -> str:
+    cell = _v(state["active"]) if state["active"] else "-"
+    if state["canary"]:
+        cell += f" (canary {_v(state['canary']['version'])} at {state['canary']['percent']}%)"
+    return cell
 
 
 def _v(number: int | None) -> str:
@@ -105,25 +104,22 @@ def history(
     if not versions:
         output.note(f"{agent} has no versions yet")
         return
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False)
-    for column in ("version", "hash", "date", "author", "message", ""):
-        table.add_column(column)
+    rows = []
     for v in versions:
         marks = [f"{env}:{role}" for env, role in sorted(markers.get(v.version, {}).items())]
         if not v.valid:
             marks.append("invalid")
-        author = v.created_by.split(" <")[0]
-        table.add_row(
-            f"v{v.version}",
-            v.config_hash[:8],
-            v.created_at.replace("T", " ")[:16],
-            author,
-            v.change_description,
-            " ".join(marks),
+        rows.append(
+            (
+                f"v{v.version}",
+                v.config_hash[:8],
+                v.created_at.replace("T", " ")[:16],
+                v.created_by.split(" <")[0],
+                v.change_description,
+                " ".join(marks),
+            )
         )
-    output.console().print(table)
+    output.print_table(("version", "hash", "date", "author", "message", ""), rows)
 
 
 @app.command("show")

@@ -216,21 +216,19 @@ def status_cmd(
         + (f"last sync {last.head_commit[:10]} at {last.synced_at}" if last else "never synced"),
         markup=False,
     )
-    from rich.table import Table
+    output.print_table(
+        ("environment", "agent", "git", "store", ""),
+        (
+            (row["environment"], row["agent"], _text(row["git"]), _text(row["store"]), _mark(row))
+            for row in rows
+        ),
+    )
 
-    table = Table(box=None, pad_edge=False)
-    for column in ("environment", "agent", "git", "store", ""):
-        table.add_column(column)
-    for row in rows:
-        mark = (
-            "in sync"
-            if row["in_sync"]
-            else ("uncommitted" if row["uncommitted"] else "DRIFT: run agentver sync")
-        )
-        table.add_row(
-            row["environment"], row["agent"], _text(row["git"]), _text(row["store"]), mark
-        )
-    out.print(table)
+
+def _mark(row: dict[str, Any]) -> str:
+    if row["in_sync"]:
+        return "in sync"
+    return "uncommitted" if row["uncommitted"] else "DRIFT: run agentver sync"
 
 
 def _state(pointer: Any) -> dict[str, Any]:
