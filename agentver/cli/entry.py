@@ -5,10 +5,6 @@ from __future__ import annotations
 import os
 import sys
 
-from agentver.cli import output
-from agentver.cli.commands import register
-from agentver.cli.core import app
-
 # global options that take a value (skipped when looking for the command name)
 _VALUE_OPTIONS = {"-C"}
 
@@ -30,11 +26,16 @@ def command_name(argv: list[str]) -> str | None:
 
 
 def main() -> None:
-    completing = any(key.endswith("_COMPLETE") for key in os.environ)
-    name = None if completing else command_name(sys.argv[1:])
-    register(None if name is None else [name])
     try:
+        # Imported here, inside the handler: Ctrl-C while Typer loads is an interruption
+        # like any other, not a traceback.
+        from agentver.cli.commands import register
+        from agentver.cli.core import app
+
+        completing = any(key.endswith("_COMPLETE") for key in os.environ)
+        name = None if completing else command_name(sys.argv[1:])
+        register(None if name is None else [name])
         app()
     except KeyboardInterrupt:
-        output.error("interrupted")
+        sys.stderr.write("error: interrupted\n")
         sys.exit(130)
