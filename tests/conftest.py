@@ -10,18 +10,22 @@ Usage::
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import ModuleType
 from typing import Any, NamedTuple
 
 import pytest
 import yaml
 
 from tests.reliability.harness import LEAKY
+
+ROOT_DIR = Path(__file__).resolve().parent.parent
 
 GIT_NAME = "Test Author"
 GIT_EMAIL = "author@example.com"
@@ -193,3 +197,13 @@ def run_agentver() -> RunCli:
         return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
     return run
+
+
+def load_gen_docs() -> ModuleType:
+    """``scripts/gen_docs.py`` as a module (it is a script, not part of the package)."""
+    spec = importlib.util.spec_from_file_location("gen_docs", ROOT_DIR / "scripts" / "gen_docs.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("gen_docs", module)
+    spec.loader.exec_module(module)
+    return module

@@ -15,7 +15,7 @@ import agentver.cli.validate_cmd  # registers the command
 from agentver.cli.app import app
 
 # A real process with our commands registered even before commands.py imports them.
-_MAIN = "import agentver.cli.validate_cmd; from agentver.cli.app import main; main()"
+_MAIN = "from agentver.cli.entry import main; main()"  # the console script's code path
 
 
 def test_version(run_cli: Any, run_agentver: Any) -> None:

@@ -11,10 +11,10 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from conftest import load_gen_docs
 from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,16 +24,7 @@ README = ROOT / "README.md"
 MY_PAGES = ["concepts.md", "cli.md", "exit-codes.md", "config.md", "runtime.md", "ci.md"]
 
 
-def _gen_docs() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_docs", ROOT / "scripts" / "gen_docs.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("gen_docs", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-gen_docs = _gen_docs()
+gen_docs = load_gen_docs()
 COMMANDS = list(gen_docs.walk_commands())
 
 

@@ -3,19 +3,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shlex
 import shutil
 import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
+from conftest import load_gen_docs
 from typer.testing import CliRunner
 
 from agentver.cli.app import app  # every command registered
@@ -29,16 +27,7 @@ CONFIG_REPO = EXAMPLES / "config-repo"
 WORKFLOWS = EXAMPLES / "workflows"
 
 
-def _gen_docs() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_docs", ROOT / "scripts" / "gen_docs.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("gen_docs", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-gen_docs = _gen_docs()
+gen_docs = load_gen_docs()
 
 
 def _yaml_files() -> list[Path]:

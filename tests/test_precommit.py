@@ -29,23 +29,13 @@ def real_hook() -> dict[str, Any]:
 
 
 def agentver_entry(tmp_path: Path) -> str:
-    """The installed ``agentver`` (the venv's bin), or a stand-in until commands.py
-    registers the validate command."""
+    """The installed console script (the venv's bin), which must know ``validate``."""
     installed = BIN / "agentver"
     probe = subprocess.run(
         [str(installed), "validate", "--help"], capture_output=True, text=True, check=False
     )
-    if probe.returncode == 0:
-        return str(installed)
-    script = tmp_path / "agentver-entry"
-    script.write_text(
-        f"#!{sys.executable}\n"
-        "import agentver.cli.validate_cmd\n"
-        "from agentver.cli.app import main\n"
-        "main()\n"
-    )
-    script.chmod(0o755)
-    return str(script)
+    assert probe.returncode == 0, probe.stderr
+    return str(installed)
 
 
 def test_hook_definition() -> None:

@@ -316,8 +316,7 @@ def test_crlf_and_bom_validate(plain: Path) -> None:
     assert validate(plain).valid
 
 
-# Until agentver/cli/commands.py imports validate_cmd, a real process registers it itself.
-_REGISTER = "import agentver.cli.validate_cmd; from agentver.cli.app import main; main()"
+_REGISTER = "from agentver.cli.entry import main; main()"  # the console script's code path
 
 
 def test_subprocess_end_to_end(repo: Any) -> None:
