@@ -1,6 +1,6 @@
 """Agent files: the agent id rule, the hashable config, and schema findings.
 
-Two separate questions, on purpose (DESIGN.md section 3): *can this be hashed?* decides
+Two separate questions, on purpose (docs/design.md section 3): *can this be hashed?* decides
 whether a commit is a version at all and never depends on today's schema; *does it pass
 the schema?* decides whether that version is ``valid`` (deployable).
 """

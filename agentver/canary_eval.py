@@ -84,7 +84,7 @@ class Evaluation:
     latency: LatencyCheck | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """DESIGN.md's ``canary evaluate --json`` shape, plus the numbers behind it."""
+        """docs/design.md's ``canary evaluate --json`` shape, plus the numbers behind it."""
         verdict = self.verdict
         stable = {"version": self.stable_version, **verdict.stable.to_json()}
         canary = {"version": self.canary.version, **verdict.canary.to_json()}
@@ -206,7 +206,7 @@ def metrics_from_store(store: Store, pointer: Pointer) -> Metrics:
 
 
 def metrics_from_file(path: Path) -> Metrics:
-    """The ``--metrics FILE`` JSON (DESIGN.md section 7); an arm may also carry an
+    """The ``--metrics FILE`` JSON (docs/design.md section 7); an arm may also carry an
     optional ``latency_mean_ms`` (a number >= 0, taken over all its requests)."""
     try:
         text = path.read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""The canary verdict rule (DESIGN.md section 7): promote, continue or rollback.
+"""The canary verdict rule (docs/design.md section 7): promote, continue or rollback.
 
 Pure statistics on two arms' request and error counts, standard library only.
 

@@ -1,4 +1,4 @@
-"""``agentver demo``: build the story repository and yield each step (DESIGN.md section 1).
+"""``agentver demo``: build the story repository and yield each step (docs/design.md section 1).
 
 A support agent gets five versions; the fourth deletes the paragraph about billing
 access, which the policy check flags (the edit is committed anyway, as a careless one

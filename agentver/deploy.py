@@ -158,7 +158,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 @contextmanager
 def _pointer_lock(ws: Workspace) -> Iterator[None]:
     """One pointer change at a time per repository (flock dies with its process)."""
-    lock_dir = ws.repo.git_dir / "agentver"
+    lock_dir = ws.repo.cache_dir
     lock_dir.mkdir(parents=True, exist_ok=True)
     with open(lock_dir / "pointers.lock", "a+b") as handle:
         deadline = time.monotonic() + LOCK_TIMEOUT

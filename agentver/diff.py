@@ -1,4 +1,4 @@
-"""Structured difference between two configs of one agent (DESIGN.md section 5, ``diff``).
+"""Structured difference between two configs of one agent (docs/design.md section 5, ``diff``).
 
 No rendering here: ``agentver.cli.render_diff`` turns a ``ConfigDiff`` into text or
 markdown, and ``ConfigDiff.to_json`` is the stable ``diff --json`` document.
@@ -113,7 +113,7 @@ class ConfigDiff:
         return bool(self.changes)
 
     def to_json(self) -> dict[str, Any]:
-        """The ``diff --json`` document, exactly DESIGN.md section 5's shape."""
+        """The ``diff --json`` document, exactly docs/design.md section 5's shape."""
         return {
             "agent": self.agent,
             "from": _side_json(self.from_side),

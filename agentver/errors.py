@@ -1,7 +1,7 @@
 """The one error hierarchy users see.
 
 Every error agentver raises on purpose is an ``AgentverError``. It carries the exit code
-(DESIGN.md section 5: 1 a check failed, 2 the request cannot be carried out) and an
+(docs/design.md section 5: 1 a check failed, 2 the request cannot be carried out) and an
 optional hint. The CLI maps it to ``error: ...`` / ``hint: ...`` in one place.
 """
 

@@ -86,12 +86,23 @@ def iso_utc(text: str) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# Derived data (history, parse and blob caches, locks) lives here. Not ".git/agentver":
+# a folder named like the package shadows it for `python -m agentver` run inside .git
+# (docs/design.md section 3).
+CACHE_DIRNAME = "agentver-cache"
+
+
 class GitRepo:
     """A non-bare git work tree."""
 
     def __init__(self, root: Path, git_dir: Path) -> None:
         self.root = root
         self.git_dir = git_dir
+
+    @property
+    def cache_dir(self) -> Path:
+        """agentver's cache and lock folder inside the git directory."""
+        return self.git_dir / CACHE_DIRNAME
 
     @classmethod
     def open(cls, cwd: Path) -> GitRepo:

@@ -1,4 +1,4 @@
-"""Canonical JSON and ``config_hash`` (DESIGN.md section 2). Written once, used everywhere."""
+"""Canonical JSON and ``config_hash`` (docs/design.md section 2). Written once, used everywhere."""
 
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
-"""Versions of agents, derived from the first-parent history of HEAD (DESIGN.md section 3).
+"""Versions of agents, derived from the first-parent history of HEAD (docs/design.md section 3).
 
 Cost model (see docs/benchmarks.md): one ``git log --raw`` pass gives every commit and
 blob id that touched the agents folder; the blobs not seen before are read in one
 ``git cat-file --batch``; each blob is hashed once, ever (a blob id never changes
 content, so that cache never needs invalidating). The finished version lists are cached
 per HEAD commit, so a warm command is a JSON read. Caches live under
-``.git/agentver/`` and deleting them changes no output.
+``.git/agentver-cache/`` and deleting them changes no output.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ class HistoryIndex:
         key = hashlib.sha256(
             f"{CACHE_FORMAT}:{settings.agents_dir}:{schema_digest}".encode()
         ).hexdigest()
-        self.cache_root = repo.git_dir / "agentver"
+        self.cache_root = repo.cache_dir
         self.cache_dir = self.cache_root / "history" / f"{self.head}-{key[:12]}"
         self.blob_cache_path = self.cache_root / f"blobs-{schema_digest[:12]}.json"
         self._memo: dict[str, AgentHistory] = {}

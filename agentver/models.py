@@ -32,7 +32,7 @@ class AgentConfig:
     description: str | None = None
 
     def canonical(self) -> dict[str, Any]:
-        """The object whose JSON is hashed (DESIGN.md section 2)."""
+        """The object whose JSON is hashed (docs/design.md section 2)."""
         obj: dict[str, Any] = {
             "system_prompt": self.system_prompt,
             "model": self.model,

@@ -1,4 +1,4 @@
-"""Pointer files: ``.agentver/deployments/<env>/<agent>.yaml`` (DESIGN.md section 4).
+"""Pointer files: ``.agentver/deployments/<env>/<agent>.yaml`` (docs/design.md section 4).
 
 Parsing is strict (a corrupt pointer is an error naming the file, never a guess) and
 serialisation is deterministic, so the same state always writes the same bytes.

@@ -1,4 +1,4 @@
-"""Prompt policies from ``agentver.yaml`` (DESIGN.md section 2), checked by ``validate``.
+"""Prompt policies from ``agentver.yaml`` (docs/design.md section 2), checked by ``validate``.
 
 ```yaml
 policies:

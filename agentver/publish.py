@@ -1,6 +1,6 @@
 """What ``sync``, ``verify`` and ``status`` compare: git at HEAD versus the runtime store.
 
-``sync`` publishes what is committed at HEAD (DESIGN.md section 6): versions from HEAD's
+``sync`` publishes what is committed at HEAD (docs/design.md section 6): versions from HEAD's
 history and pointer files as committed at HEAD. Uncommitted pointer edits are reported,
 never published.
 """
@@ -66,7 +66,9 @@ def build_snapshot(ws: Workspace, environments: list[str], store: Store | None =
         path = agent_path(ws.settings, version.agent)
         config = agent_config(load_yaml(contents[version.blob], path))
         if config_hash(config) != version.config_hash:  # the blob cache is never trusted blindly
-            raise ConfigError("content does not match its cached hash; delete .git/agentver", path)
+            raise ConfigError(
+                "content does not match its cached hash; delete .git/agentver-cache", path
+            )
         stored.append(StoredVersion(version, config))
     return Snapshot(
         head_commit=ws.index.head,

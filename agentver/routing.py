@@ -2,7 +2,7 @@
 
 One implementation, used by the CLI's ``resolve`` and by ``agentver.runtime`` inside agent
 processes, so it imports nothing but the standard library and agentver's value types.
-The rules are specified language-neutrally in docs/routing.md (DESIGN.md section 4).
+The rules are specified language-neutrally in docs/routing.md (docs/design.md section 4).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``agentver.yaml``: repository settings with defaults (DESIGN.md section 2)."""
+"""``agentver.yaml``: repository settings with defaults (docs/design.md section 2)."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ class Workspace:
     @classmethod
     def open(cls, cwd: Path, notify: Notify | None = None) -> Workspace:
         repo = GitRepo.open(cwd)
-        cache = ParseCache(repo.git_dir / "agentver" / "parsed.json")
+        cache = ParseCache(repo.cache_dir / "parsed.json")
         return cls(repo, load_settings(repo.root, cache), notify, cache)
 
     @property

@@ -10,7 +10,7 @@ files (~160 versions per agent). Then measures, as the median of N runs of
 
     (a) git log --format=%H -- agents/<one>.yaml
     (b) a bare Typer app that only prints (bench/.work/bare_typer.py, same python)
-    (c) agentver history <one> --json, cold (.git/agentver deleted before each run;
+    (c) agentver history <one> --json, cold (.git/agentver-cache deleted before each run;
         git's commit-graph already present: the first-ever run writes it, ~0.3 s once)
     (d) the same, warm
     (e) agentver list --json, warm
@@ -197,7 +197,7 @@ def measure(
 
 
 def drop_cache() -> None:
-    shutil.rmtree(REPO / ".git" / "agentver", ignore_errors=True)
+    shutil.rmtree(REPO / ".git" / "agentver-cache", ignore_errors=True)
 
 
 def commit_graph_present() -> bool:
@@ -320,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"- (a) without a commit-graph (a fresh clone): median {a_no_graph_text} ms; "
         f"(a) in the table is with the commit-graph agentver writes on first use",
         f"- first agentver run ever (writes the commit-graph, then computes): {first:.0f} ms",
-        "- (c) deletes .git/agentver before each run; the commit-graph is already present",
+        "- (c) deletes .git/agentver-cache before each run; the commit-graph is already present",
         f"- runs: {args.runs} per warm figure, {args.cold_runs} cold; wall = median of "
         "perf_counter around subprocess.run; CPU = median user+sys of the child process "
         "(getrusage), which a busy machine inflates far less than wall time",

@@ -1,7 +1,7 @@
 """`agentver demo`: the story repository, its facts, and the commands it prints.
 
 One demo run (module fixture) is shared by the fact tests; routing facts are recomputed
-here from DESIGN.md's formula, not through agentver.routing.
+here from docs/design.md's formula, not through agentver.routing.
 """
 
 from __future__ import annotations

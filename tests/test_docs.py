@@ -194,3 +194,35 @@ def test_readme_tour_runs(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "1 stable\n"  # rolled back to v1
+
+
+def test_code_cites_the_design_page_in_the_repository() -> None:
+    """The contract lives in docs/design.md; nothing cites a copy outside the repository."""
+    design = (DOCS / "design.md").read_text("utf-8")
+    for topic in (
+        "Canonical hash", "## 3. Versions", "References", "## 4. Deployments",
+        "### Routing", "### Exit codes", "### JSON shapes", "## 6. Runtime store",
+        "## 8. Additions",
+    ):  # fmt: skip
+        assert topic in design, topic
+    outside = "DESIGN" + ".md"  # spelled so that this file does not cite it
+    offenders = []
+    for folder in ("agentver", "tests", "scripts", "bench", "docs"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix in (".py", ".md") and outside in path.read_text("utf-8"):
+                offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+    cited = {
+        int(section)
+        for path in (ROOT / "agentver").rglob("*.py")
+        for section in re.findall(r"docs/design\.md section (\d)", path.read_text("utf-8"))
+    }
+    headings = {int(n) for n in re.findall(r"^## (\d)\. ", design, re.M)}
+    assert cited and cited <= headings
+
+
+def test_readme_says_how_the_tests_run() -> None:
+    text = README.read_text("utf-8")
+    assert "PostgreSQL server on `127.0.0.1:5432`" in text
+    assert "`.ci/run` starts the" in text
+    assert re.search(r"takes about \d+ minutes", text)

@@ -299,9 +299,9 @@ def test_deleting_the_cache_changes_no_output(repo: Repo, run_cli: RunCli) -> No
         ("show", "support", "1", "--json"),
     ]
     cold = [run_cli(*c, cwd=repo.path) for c in commands]
-    assert (repo.path / ".git" / "agentver").is_dir()
+    assert (repo.path / ".git" / "agentver-cache").is_dir()
     warm = [run_cli(*c, cwd=repo.path) for c in commands]
-    shutil.rmtree(repo.path / ".git" / "agentver")
+    shutil.rmtree(repo.path / ".git" / "agentver-cache")
     again = [run_cli(*c, cwd=repo.path) for c in commands]
     assert [r[:2] for r in cold] == [r[:2] for r in warm] == [r[:2] for r in again]
     # Warnings are part of the output too and come from the cache when warm.
@@ -325,7 +325,7 @@ def test_garbage_in_the_cache_is_never_served(repo: Repo, run_cli: RunCli, garba
     repo.commit_agent("support", cfg(model="b"), "v2")
     commands = [("history", "support", "--json"), ("list", "--json"), ("show", "support", "--json")]
     good = [_history_json(run_cli, repo, *c) for c in commands]
-    cache = repo.path / ".git" / "agentver"
+    cache = repo.path / ".git" / "agentver-cache"
     paths = list(cache.rglob("*.json"))
     assert len(paths) >= 3  # blob cache, per-agent and all-agents entries
     for path in paths:

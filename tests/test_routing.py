@@ -42,7 +42,7 @@ VECTORS = [
 
 
 def reference_bucket(salt: str, agent: str, user: str) -> int:
-    """Independent restatement of DESIGN.md's formula."""
+    """Independent restatement of docs/design.md's formula."""
     digest = hashlib.sha256((salt + ":" + agent + ":" + user).encode("utf-8")).digest()
     return int.from_bytes(digest[:4], "big") % 10000
 

@@ -401,7 +401,7 @@ def interrupt_waiting_command(tmp: Path, argv: list[str]) -> InterruptReport:
     (tmp / "home").mkdir(parents=True, exist_ok=True)
     root = base_repo(tmp / "repo")
     before = snapshot(root)
-    lock_path = root / ".git" / "agentver" / "pointers.lock"
+    lock_path = root / ".git" / "agentver-cache" / "pointers.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a+b") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)

@@ -170,7 +170,7 @@ def _build_template(root: Path) -> None:
     write(root, rel, pointer_bytes(root, 1))
     commit(root, clock, f"agentver(production): deploy {AGENT} v1", rel)
     # Put v2 back in the work tree (v3 is committed, invalid): a clean tree at HEAD.
-    (root / ".git" / "agentver").mkdir(exist_ok=True)
+    (root / ".git" / "agentver-cache").mkdir(exist_ok=True)
 
 
 def base_repo(dest: Path) -> Path:
@@ -220,7 +220,7 @@ def snapshot(root: Path) -> State:
     """HEAD, the index (``git diff --cached`` + ``git ls-files -s``) and every file's bytes.
 
     Files under ``.git`` are left out except git's own state files that a half-done
-    command could leave (locks, MERGE_HEAD...); agentver's caches under ``.git/agentver``
+    command could leave (locks, MERGE_HEAD...); agentver's caches under ``.git/agentver-cache``
     and the commit-graph are allowed to change.
     """
     head: str | None = None
