@@ -24,7 +24,8 @@ from typing import Any
 
 from agentver.agentfile import check_agent_id, is_agent_id
 from agentver.canary_rule import ArmStats, CanaryRule, Verdict, evaluate, parse_metrics
-from agentver.deploy import Outcome, canary_end, transact
+from agentver.deploy.changes import canary_end
+from agentver.deploy.transaction import Outcome, transact
 from agentver.errors import PointerError, UsageError
 from agentver.models import Canary, Pointer
 from agentver.settings import SETTINGS_FILE, Settings

@@ -12,11 +12,11 @@ from pathlib import PurePosixPath
 
 from agentver.agentfile import agent_config
 from agentver.config import load_yaml
+from agentver.deploy.pointers import POINTER_DIR, parse_pointer
 from agentver.errors import AgentverError, ConfigError
 from agentver.hashing import config_hash
 from agentver.history import agent_path
 from agentver.models import AgentConfig, Pointer, Version
-from agentver.pointers import POINTER_DIR, parse_pointer
 from agentver.store import Snapshot, Store, StoredVersion, StoreNotInitialized, SyncPlan
 from agentver.workspace import Workspace
 

@@ -182,7 +182,7 @@ def eval_findings(raw: bytes, path: str, agent_id: str) -> list[Finding]:
 
 def pointer_findings(raw: bytes, path: str, environment: str, agent_id: str) -> list[Finding]:
     """A pointer file: syntax (conflict markers after a merge!) and its structure."""
-    from agentver.pointers import parse_pointer
+    from agentver.deploy.pointers import parse_pointer
 
     found: list[Finding] = []
     loaded = _load(raw, path, found)

@@ -6,6 +6,7 @@ from functools import cached_property
 from pathlib import Path
 
 from agentver.agentfile import check_agent_id
+from agentver.deploy.pointers import PointerEvent, action_of, parse_pointer, pointer_path
 from agentver.errors import NotFound
 from agentver.gitrepo import GitRepo
 from agentver.history import (
@@ -17,7 +18,6 @@ from agentver.history import (
 )
 from agentver.models import AgentConfig, Pointer, Version
 from agentver.parsecache import NO_CACHE, ParseCache
-from agentver.pointers import PointerEvent, action_of, parse_pointer, pointer_path
 from agentver.settings import Settings, load_settings
 
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from conftest import Repo, RunCli
 
-from agentver.audit import parse_time, state_at
+from agentver.deploy.audit import parse_time, state_at
+from agentver.deploy.pointers import pointer_path
 from agentver.errors import UsageError
-from agentver.pointers import pointer_path
 from agentver.workspace import Workspace
 
 POINTER = pointer_path("production", "support")

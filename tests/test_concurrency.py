@@ -8,7 +8,7 @@ import sys
 
 from conftest import Repo, RunCli
 
-from agentver.pointers import parse_pointer, pointer_path
+from agentver.deploy.pointers import parse_pointer, pointer_path
 
 POINTER = pointer_path("production", "support")
 WORKERS = 4

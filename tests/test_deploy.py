@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from conftest import Repo, RunCli
 
-from agentver.pointers import parse_pointer, pointer_path
+from agentver.deploy.pointers import parse_pointer, pointer_path
 
 POINTER = pointer_path("production", "support")
 

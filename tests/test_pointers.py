@@ -10,9 +10,9 @@ from conftest import Repo, RunCli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agentver.deploy.pointers import action_of, parse_pointer, pointer_path, serialize_pointer
 from agentver.errors import PointerError
 from agentver.models import ActiveVersion, Canary, Flag, Pointer
-from agentver.pointers import action_of, parse_pointer, pointer_path, serialize_pointer
 from agentver.workspace import Workspace
 
 HASH = "3f2a00112233aabb"

@@ -9,10 +9,10 @@ import pytest
 import yaml
 from conftest import Repo, RunCli
 
+from agentver.deploy.pointers import pointer_path
 from agentver.errors import AgentverError, NotFound, PointerError, UsageError
 from agentver.hashing import config_hash
 from agentver.models import AgentConfig
-from agentver.pointers import pointer_path
 from agentver.refs import resolve_target, resolve_version
 from agentver.workspace import Workspace
 

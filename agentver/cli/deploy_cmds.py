@@ -9,21 +9,10 @@ import typer
 from agentver.cli import output
 from agentver.cli.common import ENV_OPTION, JSON_OPTION, NO_COMMIT_OPTION, open_workspace
 from agentver.cli.core import app
-from agentver.deploy import (
-    Compute,
-    FlagChange,
-    Outcome,
-    canary_end,
-    canary_set,
-    canary_start,
-    deploy,
-    flag_rm,
-    flag_set,
-    transact,
-)
-from agentver.refs import REF_FORMS, resolve_version
-from agentver.routing import parse_percent
-from agentver.workspace import Workspace
+from agentver.deploy import actions
+from agentver.deploy.changes import FlagChange
+from agentver.deploy.transaction import Outcome
+from agentver.refs import REF_FORMS
 
 canary_app = typer.Typer(
     help="Canary releases: a share of users gets a new version.", no_args_is_help=True
@@ -41,9 +30,17 @@ GATE_SKIP = typer.Option(
 GATE_REASON = typer.Option(
     None, "--reason", help="Why the evaluation gate is skipped (goes into the commit)."
 )
+WRITE_JSON = typer.Option(
+    False, "--json", help="Print one JSON document on stdout: what changed and the commit."
+)
 
 
-def _report(outcome: Outcome, no_commit: bool) -> None:
+def _report(outcome: Outcome, no_commit: bool, as_json: bool) -> None:
+    for message in outcome.warnings:
+        output.warn(message)
+    if as_json:
+        output.print_json(outcome.to_json())
+        return
     if not outcome.changed:
         output.note(f"nothing to do: {outcome.message}")
         return
@@ -52,19 +49,6 @@ def _report(outcome: Outcome, no_commit: bool) -> None:
         output.note(f"{summary} (pointer written, not committed)")
     else:
         output.note(f"{summary} [{(outcome.commit or '')[:10]}]")
-
-
-def _run(ws: Workspace, env: str, agent: str, compute: Compute, no_commit: bool) -> Outcome:
-    outcome = transact(ws, env, agent, compute, no_commit=no_commit)
-    _report(outcome, no_commit)
-    return outcome
-
-
-def _gate(ws: Workspace, agent: str, version: Any, env: str, skip: bool, reason: str | None) -> str:
-    """The evaluation gate; returns a note for the commit message when skipped."""
-    from agentver.gate_check import enforce_gate
-
-    return enforce_gate(ws, agent, version, env, skip=skip, reason=reason)
 
 
 @app.command("deploy")
@@ -76,20 +60,20 @@ def deploy_cmd(
     no_commit: bool = NO_COMMIT_OPTION,
     skip_gate: bool = GATE_SKIP,
     reason: str | None = GATE_REASON,
+    as_json: bool = WRITE_JSON,
 ) -> None:
     """Make a version active now (ends a running canary)."""
     ws = open_workspace(ctx)
-    environment = ws.environment(env)
-    version = resolve_version(ws, agent, ref, environment)
-    current = ws.pointer(environment, agent)
-    already = current.active is not None and current.active.config_hash == version.config_hash
-    # Deploying what already runs is a no-op; the gate is for what would change.
-    note = (
-        ""
-        if already and current.canary is None
-        else _gate(ws, agent, version, environment, skip_gate, reason)
+    outcome = actions.deploy(
+        ws,
+        agent,
+        ref,
+        environment=env,
+        skip_gate=skip_gate,
+        reason=reason,
+        no_commit=no_commit,
     )
-    _run(ws, environment, agent, deploy(version, environment, "deploy", note), no_commit)
+    _report(outcome, no_commit, as_json)
 
 
 @app.command("rollback")
@@ -101,12 +85,12 @@ def rollback_cmd(
     ),
     env: str | None = ENV_OPTION,
     no_commit: bool = NO_COMMIT_OPTION,
+    as_json: bool = WRITE_JSON,
 ) -> None:
     """Make an earlier version active again (default: the one active before); ends any canary."""
     ws = open_workspace(ctx)
-    environment = ws.environment(env)
-    version = resolve_version(ws, agent, ref, environment)
-    _run(ws, environment, agent, deploy(version, environment, "rollback"), no_commit)
+    outcome = actions.rollback(ws, agent, ref, environment=env, no_commit=no_commit)
+    _report(outcome, no_commit, as_json)
 
 
 @canary_app.command("start")
@@ -119,16 +103,21 @@ def canary_start_cmd(
     no_commit: bool = NO_COMMIT_OPTION,
     skip_gate: bool = GATE_SKIP,
     reason: str | None = GATE_REASON,
+    as_json: bool = WRITE_JSON,
 ) -> None:
     """Send a share of users to a new version (fresh random cohort)."""
-    percent_bp = parse_percent(percent)
     ws = open_workspace(ctx)
-    environment = ws.environment(env)
-    version = resolve_version(ws, agent, ref, environment)
-    note = _gate(ws, agent, version, environment, skip_gate, reason)
-    _run(
-        ws, environment, agent, canary_start(version, environment, percent_bp, note=note), no_commit
+    outcome = actions.canary_start(
+        ws,
+        agent,
+        ref,
+        percent,
+        environment=env,
+        skip_gate=skip_gate,
+        reason=reason,
+        no_commit=no_commit,
     )
+    _report(outcome, no_commit, as_json)
 
 
 @canary_app.command("set")
@@ -138,12 +127,12 @@ def canary_set_cmd(
     percent: str = typer.Option(..., "--percent", "-p", help=PERCENT_HELP),
     env: str | None = ENV_OPTION,
     no_commit: bool = NO_COMMIT_OPTION,
+    as_json: bool = WRITE_JSON,
 ) -> None:
     """Change the canary's share (same cohort: raising it only adds users)."""
-    percent_bp = parse_percent(percent)
     ws = open_workspace(ctx)
-    environment = ws.environment(env)
-    _run(ws, environment, agent, canary_set(environment, percent_bp), no_commit)
+    outcome = actions.canary_set(ws, agent, percent, environment=env, no_commit=no_commit)
+    _report(outcome, no_commit, as_json)
 
 
 @canary_app.command("promote")
@@ -152,11 +141,12 @@ def canary_promote_cmd(
     agent: str = typer.Argument(..., help="Agent id."),
     env: str | None = ENV_OPTION,
     no_commit: bool = NO_COMMIT_OPTION,
+    as_json: bool = WRITE_JSON,
 ) -> None:
     """Make the canary version active for everyone."""
     ws = open_workspace(ctx)
-    environment = ws.environment(env)
-    _run(ws, environment, agent, canary_end(environment, "promote"), no_commit)
+    outcome = actions.canary_promote(ws, agent, environment=env, no_commit=no_commit)
+    _report(outcome, no_commit, as_json)
 
 
 @canary_app.command("abort")
@@ -165,11 +155,12 @@ def canary_abort_cmd(
     agent: str = typer.Argument(..., help="Agent id."),
     env: str | None = ENV_OPTION,
     no_commit: bool = NO_COMMIT_OPTION,
+    as_json: bool = WRITE_JSON,
 ) -> None:
     """End the canary; everyone gets the active version."""
     ws = open_workspace(ctx)
-    environment = ws.environment(env)
-    _run(ws, environment, agent, canary_end(environment, "abort"), no_commit)
+    outcome = actions.canary_abort(ws, agent, environment=env, no_commit=no_commit)
+    _report(outcome, no_commit, as_json)
 
 
 @canary_app.command("status")
@@ -225,15 +216,17 @@ def flag_set_cmd(
     ),
     disable: bool = typer.Option(False, "--disable", help="Turn the flag off for everyone."),
     enable: bool = typer.Option(False, "--enable", help="Turn a disabled flag back on."),
+    create: bool = typer.Option(
+        False, "--create", help="Create the flag (without it, an unknown name is an error)."
+    ),
     env: str | None = ENV_OPTION,
     no_commit: bool = NO_COMMIT_OPTION,
+    as_json: bool = WRITE_JSON,
 ) -> None:
-    """Create or change a flag; options not given keep their current value."""
+    """Change a flag (--create for a new one); options not given keep their current value."""
     from agentver.errors import UsageError
-    from agentver.pointers import is_flag_name
+    from agentver.routing import parse_percent
 
-    if not is_flag_name(name):
-        raise UsageError(f"invalid flag name {name!r}", "use letters, digits, '.', '_' and '-'")
     if disable and enable:
         raise UsageError("--disable and --enable contradict each other")
     change = FlagChange(
@@ -244,8 +237,10 @@ def flag_set_cmd(
         enabled=False if disable else (True if enable else None),
     )
     ws = open_workspace(ctx)
-    environment = ws.environment(env)
-    _run(ws, environment, agent, flag_set(environment, name, change), no_commit)
+    outcome = actions.flag_set(
+        ws, agent, name, change, create=create, environment=env, no_commit=no_commit
+    )
+    _report(outcome, no_commit, as_json)
 
 
 @flag_app.command("rm")
@@ -255,11 +250,12 @@ def flag_rm_cmd(
     name: str = typer.Argument(..., help="Flag name."),
     env: str | None = ENV_OPTION,
     no_commit: bool = NO_COMMIT_OPTION,
+    as_json: bool = WRITE_JSON,
 ) -> None:
     """Remove a flag."""
     ws = open_workspace(ctx)
-    environment = ws.environment(env)
-    _run(ws, environment, agent, flag_rm(environment, name), no_commit)
+    outcome = actions.flag_rm(ws, agent, name, environment=env, no_commit=no_commit)
+    _report(outcome, no_commit, as_json)
 
 
 @flag_app.command("list")
@@ -309,7 +305,7 @@ def resolve_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Which version, variant, flags and tools a user gets."""
-    from agentver.audit import parse_time, resolve_user
+    from agentver.deploy.audit import parse_time, resolve_user
 
     ws = open_workspace(ctx)
     environment = ws.environment(env)
@@ -336,7 +332,7 @@ def deployments_cmd(
 ) -> None:
     """Every pointer change from git history: when, what, who, which commit."""
     from agentver.agentfile import check_agent_id
-    from agentver.audit import event_json, parse_time, state_at
+    from agentver.deploy.audit import event_json, parse_time, state_at
 
     ws = open_workspace(ctx)
     environment = ws.environment(env)

@@ -1,7 +1,7 @@
 """Evaluate an agent of a repository: references, suite, stored results and the gate.
 
 The workspace-aware layer over the evaluation library, shared by ``agentver eval`` and
-the deploy gate (``agentver.gate_check``) so both resolve references, find the suite and
+the deploy gate (``agentver.deploy.gate``) so both resolve references, find the suite and
 name stored results the same way. Kept out of ``agentver.evals.__init__``: it imports the
 git layer, which the rest of the package does not need.
 """

@@ -47,7 +47,7 @@ def validator(raw: bytes) -> None:
 
 
 def pointer_reader(raw: bytes) -> None:
-    from agentver.pointers import parse_pointer
+    from agentver.deploy.pointers import parse_pointer
 
     _guard(parse_pointer, raw, POINTER, "production", AGENT)
 
@@ -71,7 +71,7 @@ def reference_parser(root: Path, text: str) -> None:
 def agent_id_in_paths(root: Path, text: str) -> None:
     """An agent id from the command line never escapes ``agents/`` or the pointer dir."""
     from agentver.agentfile import is_agent_id
-    from agentver.pointers import pointer_path
+    from agentver.deploy.pointers import pointer_path
 
     path = _guard(pointer_path, "production", text)
     if path is not None and not is_agent_id(text):

@@ -136,10 +136,10 @@ def write(root: Path, rel: str, data: str | bytes) -> Path:
 
 def pointer_bytes(root: Path, version: int, env: str = "production") -> bytes:
     """A valid pointer naming ``version`` of the support agent, built from git history."""
+    from agentver.deploy.pointers import serialize_pointer
     from agentver.gitrepo import GitRepo
     from agentver.history import HistoryIndex
     from agentver.models import ActiveVersion, Pointer
-    from agentver.pointers import serialize_pointer
     from agentver.settings import load_settings
 
     repo = GitRepo.open(root)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from agentver.deploy.pointers import PointerEvent
 from agentver.errors import NotFound, UsageError
 from agentver.models import Pointer, ResolvedConfig
-from agentver.pointers import PointerEvent
 from agentver.refs import checked_version
 from agentver.routing import resolve
 from agentver.workspace import Workspace

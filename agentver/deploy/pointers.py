@@ -209,6 +209,31 @@ def serialize_pointer(pointer: Pointer) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+def pointer_json(pointer: Pointer) -> dict[str, Any]:
+    """A pointer's state as JSON (the ``before``/``after`` of a write command's --json)."""
+    active = pointer.active
+    canary = pointer.canary
+    return {
+        "active": (
+            {"version": active.version, "config_hash": active.config_hash, "commit": active.commit}
+            if active
+            else None
+        ),
+        "canary": (
+            {
+                "version": canary.version,
+                "config_hash": canary.config_hash,
+                "commit": canary.commit,
+                "percent": canary.percent,
+                "started_at": canary.started_at,
+            }
+            if canary
+            else None
+        ),
+        "flags": {name: pointer.flags[name].to_json() for name in sorted(pointer.flags)},
+    }
+
+
 @dataclass(frozen=True)
 class PointerEvent:
     """One commit in a pointer file's history."""

@@ -1,10 +1,14 @@
-"""The evaluation gate as ``deploy`` and ``canary start`` apply it (issue 9)."""
+"""The evaluation gate as ``deploy`` and ``canary start`` apply it (docs/evals.md)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from agentver.errors import CheckFailed, UsageError
 from agentver.models import Version
-from agentver.workspace import Workspace
+
+if TYPE_CHECKING:
+    from agentver.workspace import Workspace
 
 
 def skip_note(reason: str | None) -> str:
