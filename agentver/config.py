@@ -21,6 +21,10 @@ if TYPE_CHECKING:  # PyYAML is imported on first parse: warm commands never need
 MAX_BYTES = 1024 * 1024  # an agent file is a few KB; 1 MiB is generous
 MAX_DEPTH = 64
 MAX_NODES = 100_000  # nodes visited after alias expansion (stops "billion laughs")
+# Characters of scalar text built after alias expansion: a 500 KB string aliased a
+# thousand times is a few nodes but a 500 MB value. This is the memory guard; the
+# tighter limit on what may be *stored* is agentver.storable.MAX_EXPANDED_BYTES.
+MAX_EXPANDED_CHARS = 8 * MAX_BYTES
 
 Path_ = tuple[str | int, ...]
 
@@ -54,6 +58,10 @@ class Loaded:
     values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     plain_scalars: dict[Path_, str] = field(default_factory=dict)  # unquoted source text
+    # explicit tags in the source ("!!str", "!!int", "!foo"), as (line, col, tag): the
+    # loader gives them their YAML meaning so history can still hash an old file, and
+    # agentver.storable reports them (docs/design.md section 8: plain scalars only)
+    tags: tuple[tuple[int, int, str], ...] = ()
 
     def locate(self, key_path: Path_, *, key: bool = False) -> tuple[int, int]:
         """Line and column of a value (or its key); the nearest enclosing node if unknown."""
@@ -127,13 +135,36 @@ def load_yaml(raw: bytes, path: str) -> Loaded:
         return Loaded(path, None, text)
     builder = _Builder(path)
     data = builder.build(node, (), 0)
-    return Loaded(path, data, text, builder.values, builder.keys, builder.plain)
+    tags = _explicit_tags(text) if "!" in text else ()
+    return Loaded(path, data, text, builder.values, builder.keys, builder.plain, tags)
+
+
+def _explicit_tags(text: str) -> tuple[tuple[int, int, str], ...]:
+    """Every explicit tag in a document that composed fine (so parsing cannot fail).
+
+    The composed node does not say whether its tag was written or resolved (``!!int 12``
+    and ``12`` compose alike); the parser's events do. Only text containing a "!" pays
+    for this second, event-level pass.
+    """
+    import yaml
+
+    found: list[tuple[int, int, str]] = []
+    for event in yaml.parse(text, Loader=_loader_class()):
+        tag = getattr(event, "tag", None)
+        implicit = getattr(event, "implicit", True)
+        # a collection's implicit flag is a bool, a scalar's a pair (plain, quoted)
+        written = tag is not None and (implicit is False or implicit == (False, False))
+        mark = event.start_mark
+        if written and mark is not None:
+            found.append((mark.line + 1, mark.column + 1, str(tag)))
+    return tuple(found)
 
 
 class _Builder:
     def __init__(self, path: str) -> None:
         self.path = path
         self.visited = 0
+        self.chars = 0
         self.values: dict[Path_, tuple[int, int]] = {}
         self.keys: dict[Path_, tuple[int, int]] = {}
         self.plain: dict[Path_, str] = {}
@@ -204,6 +235,13 @@ class _Builder:
                 "only plain YAML values are allowed (no !!python or custom tags)",
             )
         text = str(node.value)
+        self.chars += len(text)
+        if self.chars > MAX_EXPANDED_CHARS:
+            raise self.fail(
+                node,
+                f"document expands to more than {MAX_EXPANDED_CHARS:,} characters through aliases",
+                "agent configs do not need anchors and aliases; write the values out",
+            )
         plain = getattr(node, "style", None) in (None, "")
         if plain:
             self.plain[key_path] = text
@@ -219,7 +257,26 @@ class _Builder:
         try:
             value = self.constructor.construct_object(node, deep=True)
         except self.yaml.YAMLError as exc:
-            raise self.fail(node, f"invalid value {text!r}: {exc}") from None
+            raise self.fail(node, f"invalid value {_shown(text)}: {exc}") from None
+        except (ValueError, TypeError, KeyError, OverflowError):
+            # an explicit tag on text it cannot convert (`!!int abc`, `!!bool maybe`),
+            # or an integer too long for Python to read
+            kind = tag.rsplit(":", 1)[-1]
+            raise self.fail(
+                node,
+                f"{_shown(text)} cannot be read as a YAML {kind}",
+                "remove the tag and quote the text, or write a plain number",
+            ) from None
         if isinstance(value, float) and not math.isfinite(value):
             raise self.fail(node, f"{text} is not a finite number", f'quote it: "{text}"')
+        if isinstance(value, int) and not isinstance(value, bool):
+            try:
+                str(value)  # a 5,000-digit hex integer cannot be written in decimal (JSON)
+            except ValueError:
+                raise self.fail(node, "integer is too large to read", "quote it") from None
         return value
+
+
+def _shown(text: str) -> str:
+    """A scalar's text for a message, shortened: the value may be a megabyte."""
+    return repr(text if len(text) <= 40 else text[:37] + "...")

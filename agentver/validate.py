@@ -38,6 +38,7 @@ from agentver.models import Finding
 from agentver.policy import Policy, check_policy, parse_policies, policies_for
 from agentver.secret_scan import scan_secrets
 from agentver.settings import SETTINGS_FILE, Settings, load_settings
+from agentver.storable import storable_problems
 
 Kind = Literal["agent", "eval", "pointer", "settings"]
 EVALS_DIR = "evals"
@@ -152,6 +153,7 @@ def agent_findings(
     found.extend(_secrets(raw, path))
     loaded = _load(raw, path, found)
     if loaded is not None:
+        found.extend(_storable(loaded))
         found.extend(schema_findings(loaded))
         prompt = loaded.data.get("system_prompt") if isinstance(loaded.data, dict) else None
         if isinstance(prompt, str) and is_agent_id(agent_id):
@@ -169,6 +171,7 @@ def eval_findings(raw: bytes, path: str, agent_id: str) -> list[Finding]:
     found.extend(_secrets(raw, path))
     loaded = _load(raw, path, found)
     if loaded is not None:
+        found.extend(_storable(loaded))
         found.extend(_json_schema_findings(loaded, _eval_validator()))
         data = loaded.data
         named = data.get("agent") if isinstance(data, dict) else None
@@ -188,6 +191,7 @@ def pointer_findings(raw: bytes, path: str, environment: str, agent_id: str) -> 
     loaded = _load(raw, path, found)
     if loaded is None:
         return found
+    found.extend(_storable(loaded))
     try:
         parse_pointer(raw, path, environment, agent_id)
     except AgentverError as exc:
@@ -199,6 +203,11 @@ def pointer_findings(raw: bytes, path: str, environment: str, agent_id: str) -> 
         else:
             found.append(Finding(path, 1, 1, f"pointer: {exc.message}"))
     return found
+
+
+def _storable(loaded: Loaded) -> list[Finding]:
+    """The store's rule (agentver.storable), applied to every file agentver reads."""
+    return [problem.finding(loaded.path) for problem in storable_problems(loaded)]
 
 
 def _load(raw: bytes, path: str, found: list[Finding]) -> Loaded | None:
