@@ -20,15 +20,18 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-from agentver.agentfile import agent_config, agent_schema, is_agent_id, is_valid
+from agentver.agentfile import agent_config, agent_schema, is_agent_id, schema_findings
 from agentver.config import load_yaml
 from agentver.errors import AgentverError, ConfigError, NotFound
 from agentver.gitrepo import CommitInfo, FileChange, GitRepo
 from agentver.hashing import config_hash
 from agentver.models import AgentConfig, Version
 from agentver.settings import Settings
+from agentver.storable import storable_problems
+from agentver.validity import RULES_VERSION
 
-CACHE_FORMAT = "2"  # 2: versions stored as rows (list --json reads ~16k of them)
+# 2: versions stored as rows (list --json reads ~16k of them); 3: validity with reasons
+CACHE_FORMAT = "3"
 _KEEP_CACHED_HEADS = 8
 Notify = Callable[[str], None]
 
@@ -64,28 +67,41 @@ class AgentSummary:
     latest: int | None
     present: bool
     warnings: list[str]
+    invalid: list[int] = field(default_factory=list)  # numbers of the invalid versions
 
     @classmethod
     def of(cls, history: AgentHistory) -> AgentSummary:
         latest = history.latest.version if history.latest else None
-        return cls(history.agent, len(history.versions), latest, history.present, history.warnings)
+        invalid = [v.version for v in history.versions if not v.valid]
+        return cls(
+            history.agent, len(history.versions), latest, history.present, history.warnings, invalid
+        )
 
 
 @dataclass(frozen=True)
 class BlobInfo:
     config_hash: str | None
-    valid: bool
+    valid: bool  # schema and storable (policies depend on the commit, not the blob)
     error: str | None  # why the blob is not a version ("line 3, col 1: ...")
+    problems: tuple[str, ...] = ()  # why it is not valid
 
 
 def analyze_blob(raw: bytes, path: str) -> BlobInfo:
-    """Hash one file's content; an unparseable or unhashable file is not a version."""
+    """Hash one file's content; an unparseable or unhashable file is not a version.
+
+    A hashable file is a version whatever today's rules say (docs/design.md section 3);
+    the schema and the storable rule only decide whether it is valid, and why not.
+    """
     try:
         loaded = load_yaml(raw, path)
         config = agent_config(loaded)
+        digest = config_hash(config)
     except ConfigError as exc:
         return BlobInfo(None, False, f"line {exc.line}, col {exc.col}: {exc.reason}")
-    return BlobInfo(config_hash(config), is_valid(loaded.data), None)
+    problems = [(f.line, f.col, f.message) for f in schema_findings(loaded)]
+    problems += [(p.line, p.col, p.message) for p in storable_problems(loaded)]
+    reasons = tuple(f"line {line}, col {col}: {message}" for line, col, message in sorted(problems))
+    return BlobInfo(digest, not reasons, None, reasons)
 
 
 def agent_path(settings: Settings, agent: str) -> str:
@@ -108,7 +124,8 @@ class HistoryIndex:
         ).hexdigest()
         self.cache_root = repo.cache_dir
         self.cache_dir = self.cache_root / "history" / f"{self.head}-{key[:12]}"
-        self.blob_cache_path = self.cache_root / f"blobs-{schema_digest[:12]}.json"
+        rules = f"{schema_digest[:12]}-r{RULES_VERSION}"
+        self.blob_cache_path = self.cache_root / f"blobs-{rules}.json"
         self._memo: dict[str, AgentHistory] = {}
 
     # -- public -----------------------------------------------------------------------
@@ -227,6 +244,7 @@ class HistoryIndex:
                         h.latest.version if h.latest else None,
                         h.present,
                         h.warnings,
+                        [v.version for v in h.versions if not v.valid],
                     ]
                     for name, h in histories.items()
                 }
@@ -245,14 +263,20 @@ class HistoryIndex:
     def _load_blob_cache(self) -> dict[str, BlobInfo]:
         try:
             raw = json.loads(self.blob_cache_path.read_text("utf-8"))
-            return {blob: BlobInfo(*values) for blob, values in raw.items()}
-        except (OSError, ValueError, TypeError, AttributeError):
+            return {
+                blob: BlobInfo(values[0], values[1], values[2], tuple(values[3]))
+                for blob, values in raw.items()
+            }
+        except (OSError, ValueError, TypeError, AttributeError, IndexError):
             return {}
 
     def _save_blob_cache(self, cache: dict[str, BlobInfo]) -> None:
         try:
             self.cache_root.mkdir(parents=True, exist_ok=True)
-            document = {blob: [i.config_hash, i.valid, i.error] for blob, i in cache.items()}
+            document = {
+                blob: [i.config_hash, i.valid, i.error, list(i.problems)]
+                for blob, i in cache.items()
+            }
             _atomic_write(self.blob_cache_path, document)
         except OSError:
             pass
@@ -293,6 +317,7 @@ def _build(
                 change_description=info.subject,
                 valid=blob.valid,
                 blob=change.blob,
+                problems=blob.problems,
             )
         )
     return history
@@ -328,6 +353,7 @@ def _version_from_row(row: Any) -> Version:
     # Bypasses the frozen dataclass __init__ (same result, ~3x faster for 16k rows).
     version: Version = object.__new__(Version)
     version.__dict__.update(zip(_VERSION_FIELDS, row, strict=True))
+    version.__dict__["problems"] = tuple(version.problems)  # JSON gave a list
     return version
 
 

@@ -76,8 +76,9 @@ class Version:
     created_by: str
     created_at: str
     change_description: str
-    valid: bool
+    valid: bool  # schema + storable + policies at its commit (docs/design.md section 8)
     blob: str  # git blob id of the agent file at that commit
+    problems: tuple[str, ...] = ()  # why it is not valid ("line 3, col 1: ..."); empty if valid
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -88,6 +89,7 @@ class Version:
             "created_at": self.created_at,
             "change_description": self.change_description,
             "valid": self.valid,
+            "problems": list(self.problems),
         }
 
 

@@ -84,6 +84,7 @@ def test_history_json_shape(story: Repo, run_cli: RunCli) -> None:
             "created_at",
             "change_description",
             "valid",
+            "problems",
             "deployed",
         }
         version_shape(item)
@@ -117,6 +118,7 @@ def test_history_and_list_markers(story: Repo, run_cli: RunCli) -> None:
                 "agent": "support",
                 "versions": 3,
                 "latest": 3,
+                "invalid": [],
                 "environments": {
                     "staging": {"active": 2, "canary": {"version": 3, "percent": 12.5}},
                     "production": {"active": 1, "canary": None},
@@ -146,7 +148,7 @@ def test_list_json_shape_and_int_percent(story: Repo, run_cli: RunCli) -> None:
     ]
     assert canary == {"version": 2, "percent": 10} and isinstance(canary["percent"], int)
     for agent in listed["agents"]:
-        assert set(agent) == {"agent", "versions", "latest", "environments"}
+        assert set(agent) == {"agent", "versions", "latest", "invalid", "environments"}
 
 
 def test_show_json_shape(story: Repo, run_cli: RunCli) -> None:
@@ -160,6 +162,7 @@ def test_show_json_shape(story: Repo, run_cli: RunCli) -> None:
         "created_at",
         "change_description",
         "valid",
+        "problems",
         "config",
     }
     version_shape(doc)

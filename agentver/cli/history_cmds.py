@@ -44,6 +44,7 @@ def list_agents(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
                 "agent": agent,
                 "versions": summary.versions,
                 "latest": summary.latest,
+                "invalid": summary.invalid,  # versions that cannot be deployed
                 "environments": environments,
             }
         )
@@ -57,7 +58,11 @@ def list_agents(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     output.print_table(
         ("agent", "versions", "latest", *names),
         (
-            [row["agent"], str(row["versions"]), _v(row["latest"])]
+            [
+                row["agent"],
+                str(row["versions"]),
+                _v(row["latest"]) + (" (invalid)" if row["latest"] in row["invalid"] else ""),
+            ]
             + [_deployed(row["environments"][env]) for env in names]
             for row in rows
         ),
@@ -151,7 +156,9 @@ def show(
         out.print(f"created:     {v.created_at} by {v.created_by}")
         out.print(f"message:     {v.change_description}")
         if not v.valid:
-            out.print("valid:       no (fails the schema; cannot be deployed)")
+            out.print("valid:       no (cannot be deployed without --skip-gate --reason):")
+            for problem in v.problems:
+                out.print(f"  {problem}", markup=False)
     out.print()
     out.print(_as_yaml(config), markup=False)
 

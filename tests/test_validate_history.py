@@ -1,0 +1,69 @@
+"""Validity in history: a version that breaks a rule is still a version, reported
+``valid: false`` with its reasons (docs/design.md sections 3 and 8; issue 12 finding 2)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import Repo, RunCli
+
+from agentver.errors import CheckFailed
+from agentver.validity import InvalidVersion, require_valid, validity_reasons
+from agentver.workspace import Workspace
+
+GOOD = "model: gpt-4o\nsystem_prompt: You help with billing.\n"
+
+
+def test_unstorable_versions_keep_their_numbers_and_say_why(repo: Repo, run_cli: RunCli) -> None:
+    c1 = repo.commit_agent("support", GOOD, "v1")
+    c2 = repo.commit_agent("support", GOOD + "max_tokens: 99999999999999999999\n", "huge")
+    c3 = repo.commit_agent("support", GOOD + "guardrails: {limit: 0x1F}\n", "hex")
+    c4 = repo.commit_agent("support", GOOD + "guardrails: {limit: 31}\n", "decimal")
+    history = Workspace.open(repo.path).history("support")
+    # hex 0x1F and decimal 31 hash alike: numbering does not depend on the storable rule
+    assert [(v.version, v.commit) for v in history.versions] == [(1, c1), (2, c2), (3, c3)]
+    assert c4 not in [v.commit for v in history.versions]
+    assert [v.valid for v in history.versions] == [True, False, False]
+    assert history.versions[1].problems == (
+        "line 3, col 13: storable: max_tokens: integer 99999999999999999999 is outside the "
+        "64-bit range (-9223372036854775808 to 9223372036854775807)",
+    )
+    assert "0x1F is a hexadecimal number" in history.versions[2].problems[0]
+
+    code, out, _ = run_cli("history", "support", "--json", cwd=repo.path)
+    assert code == 0
+    doc = json.loads(out)
+    assert [(v["version"], v["valid"]) for v in doc["versions"]] == [
+        (3, False),
+        (2, False),
+        (1, True),
+    ]
+    assert doc["versions"][2]["problems"] == []
+    assert "outside the 64-bit range" in doc["versions"][1]["problems"][0]
+
+    code, out, _ = run_cli("list", "--json", cwd=repo.path)
+    assert json.loads(out)["agents"][0]["invalid"] == [2, 3]
+    code, out, _ = run_cli("show", "support", "2", cwd=repo.path)
+    assert "valid:       no" in out and "outside the 64-bit range" in out
+
+
+def test_schema_problems_are_reasons_too(repo: Repo) -> None:
+    repo.commit_agent("support", GOOD + "temperature: 5\n", "too hot")
+    (version,) = Workspace.open(repo.path).history("support").versions
+    assert not version.valid
+    assert version.problems == ("line 3, col 14: temperature: 5 is greater than the maximum of 2",)
+    assert validity_reasons(version) == version.problems
+    with pytest.raises(InvalidVersion) as caught:
+        require_valid(version)
+    assert isinstance(caught.value, CheckFailed) and caught.value.exit_code == 1
+    assert "support v1 is not valid: line 3, col 14" in caught.value.message
+    assert "--skip-gate --reason" in (caught.value.hint or "")
+
+
+def test_a_bad_tag_in_history_is_a_warning_not_a_crash(repo: Repo, run_cli: RunCli) -> None:
+    repo.commit_agent("support", GOOD, "v1")
+    bad = repo.commit_agent("support", GOOD + "max_tokens: !!int abc\n", "tagged")
+    code, out, err = run_cli("history", "support", cwd=repo.path)
+    assert code == 0 and "v1" in out
+    assert f"at commit {bad[:10]}" in err and "cannot be read as a YAML int" in err
