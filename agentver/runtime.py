@@ -241,9 +241,23 @@ class RuntimeClient:
     # -- outcomes --------------------------------------------------------------------
 
     def record_outcome(
-        self, resolved: ResolvedConfig, ok: bool, latency_ms: float | None = None
+        self,
+        resolved: ResolvedConfig,
+        ok: bool,
+        latency_ms: float | None = None,
+        score: float | None = None,
     ) -> None:
-        """Queue one outcome for canary evaluation; never waits for the store."""
+        """Queue one outcome for canary evaluation; never waits for the store.
+
+        ``score`` is a quality score in [0, 1] (a user rating, a sampled judge's score),
+        compared between the arms when the agent's ``canary:`` settings guard quality.
+        Anything else is a ValueError, raised here in the caller rather than lost later.
+        """
+        if score is not None:
+            if isinstance(score, bool) or not isinstance(score, (int, float)):
+                raise ValueError(f"score must be a number in [0, 1], got {score!r}")
+            if not 0.0 <= float(score) <= 1.0:  # also refuses NaN
+                raise ValueError(f"score must be a number in [0, 1], got {score!r}")
         entry = self._entries.get(resolved.agent)
         canary = entry.canary if entry is not None else None
         salt = canary.salt if canary is not None else ""
@@ -265,6 +279,7 @@ class RuntimeClient:
                 ok=bool(ok),
                 latency_ms=None if latency_ms is None else float(latency_ms),
                 at=utc_now(),
+                score=None if score is None else float(score),
             )
         )
         if self._flusher is None:

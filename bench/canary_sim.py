@@ -1,188 +1,485 @@
-"""Simulate canary evaluation: agentver's rule versus the plain ratio rule.
+"""Simulate canary verdicts: false rollbacks, time to catch a 3x regression, time to promote.
 
-    python -m bench.canary_sim [--runs N] [--seed S] [--cap C]
+    python -m bench.canary_sim [--runs 2000] [--seed 0] [--out bench/RESULTS-canary.md]
 
-Synthetic traffic: stable fails 2% of requests, the canary 2%, 3% or 6%; the canary gets
-5% or 25% of the traffic. After every 100 canary requests (and the matching stable
-requests) both rules are evaluated on the counts so far; a run ends for a rule at its
-first verdict other than ``continue``, or at the cap of canary requests. Deterministic
-for a given seed. Standard library only.
+Synthetic traffic: stable and canary fail at the same base rate (the null) or the canary
+at 3x it; the canary gets a fixed share of the requests. After every 100 canary requests
+(and the matching stable requests) the verdict is taken on the cumulative counts; a run
+ends at its first verdict other than ``continue``, or at 50,000 canary requests.
+
+How it stays fast (numpy across runs): with a fixed share the null shares ``p0`` of the
+tests are constants of a cell, so each test is a threshold on the canary's errors given
+the total errors (its rejection region is an interval end, docs/canary.md). The script
+computes those thresholds with a vectorised copy of ``agentver.canary.stats``, checks them
+against ``agentver.canary.decide`` itself at sampled points (it stops if one differs), and
+then a verdict at a look is two table look-ups. Deterministic for a seed.
+
+Beside agentver's rule: (a) the original design's plain ratio rule (rollback if the
+canary's rate is > 1.5x stable's, promote if <= 1.1x, at every look) and (b) the oracle:
+the smallest fixed number of canary requests at which a one-sided exact test at the
+same alpha has 80% power against the 3x regression, for Fisher's exact test of equal rates
+and for the exact conditional binomial test of the rule's own null (rate <= 1.5x).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import random
-import statistics
+import platform
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from agentver.canary_rule import ArmStats, CanaryRule, evaluate, worse_test
+import numpy as np
+from numpy.typing import NDArray
 
-STABLE_RATE = 0.02
-CANARY_RATES = (0.02, 0.03, 0.06)
-SHARES = (0.05, 0.25)
-STEP = 100  # canary requests between evaluations
-DETECT_WITHIN = 2_000  # the target: catch a 3x regression within this many canary requests
+from agentver.canary import ArmStats, CanaryRule, decide, stats
+from agentver.canary.rule import (
+    GUARD_CANARY_RATE,
+    GUARD_STABLE_RATE,
+    ROLLBACK_DESIGN_FACTOR,
+)
+
+BASE_RATES = (0.0, 0.0001, 0.001, 0.005, 0.02, 0.10, 0.30)
+SHARES = (0.01, 0.05, 0.25, 0.50)
+STEP = 100  # canary requests between looks
+CAP = 50_000  # canary requests per run
+REGRESSION = 3.0
+DETECT_WITHIN = 2_000
+POWER = 0.8
+
+Ints = NDArray[np.int64]
+Floats = NDArray[np.float64]
 
 
-def binomial(n: int, p: float, rng: random.Random) -> int:
-    """Exact binomial draw by geometric waiting times (about n*p + 1 iterations)."""
-    if p <= 0 or n <= 0:
-        return 0
-    if p >= 1:
-        return n
-    log_q = math.log1p(-p)
-    count, position = 0, 0
+# -- vectorised copies of agentver.canary.stats -----------------------------------------
+
+
+def lgamma(x: Floats) -> Floats:
+    """log Gamma for x > 0: shift to x >= 8, then Stirling's series (error < 1e-13)."""
+    x = np.asarray(x, dtype=np.float64)
+    shift = np.zeros_like(x)
+    y = x.copy()
+    for _ in range(8):
+        small = y < 8
+        shift = np.where(small, shift + np.log(np.where(small, y, 1.0)), shift)
+        y = np.where(small, y + 1, y)
+    inv = 1.0 / y
+    inv2 = inv * inv
+    series = inv * (1 / 12 - inv2 * (1 / 360 - inv2 * (1 / 1260 - inv2 / 1680)))
+    result: Floats = (y - 0.5) * np.log(y) - y + 0.5 * math.log(2 * math.pi) + series - shift
+    return result
+
+
+def log_beta(a: Floats, b: Floats) -> Floats:
+    result: Floats = lgamma(a) + lgamma(b) - lgamma(a + b)
+    return result
+
+
+def log_mixture_e(x: Floats, total: Floats, p0: float, prior: tuple[float, float]) -> Floats:
+    """``stats.log_binomial_mixture_e`` without the one-sided cut (callers apply it)."""
+    a, b = prior
+    result: Floats = (
+        log_beta(a + x, b + (total - x))
+        - stats.log_beta(a, b)
+        - x * math.log(p0)
+        - (total - x) * math.log1p(-p0)
+    )
+    return result
+
+
+def upper_threshold(tmax: int, p0: float, prior: tuple[float, float], log_level: float) -> Ints:
+    """k[T]: the fewest canary errors of T that reject "share <= p0" (T + 1: none do)."""
+    total = np.arange(tmax + 1, dtype=np.float64)
+    low = np.floor(p0 * total)  # never rejects (not above p0 * T)
+    high = total + 1  # sentinel: rejects by definition
     while True:
-        position += int(math.log(1.0 - rng.random()) / log_q) + 1
-        if position > n:
-            return count
-        count += 1
+        open_ = high - low > 1
+        if not open_.any():
+            break
+        mid = np.floor((low + high) / 2)
+        ok = (mid > p0 * total) & (log_mixture_e(mid, total, p0, prior) >= log_level)
+        high = np.where(open_ & ok, mid, high)
+        low = np.where(open_ & ~ok, mid, low)
+    return high.astype(np.int64)
 
 
-def plain_rule(stable: ArmStats, canary: ArmStats) -> str:
-    """The original design's rule: no minimum, no test. 0 stable errors: any canary error
-    counts as an infinite ratio, none as equal."""
-    if stable.errors == 0:
-        ratio = math.inf if canary.errors else 1.0
-    else:
-        ratio = canary.error_rate / stable.error_rate
-    if ratio > 1.5:
-        return "rollback"
-    if ratio <= 1.1:
-        return "promote"
-    return "continue"
-
-
-def fixed_z_rule(stable: ArmStats, canary: ArmStats, rule: CanaryRule) -> str:
-    """agentver's rule with its rollback test swapped for a fixed-sample one-sided z-test
-    at 0.05 applied at every look: shows why the sequential test is needed."""
-    result = evaluate(stable, canary, rule)
-    if result.rule == "ratio-not-significant":
-        z, _ = worse_test(stable, canary, tau=1.0)
-        if z is not None and z >= FIXED_Z:
-            return "rollback"
-    return result.verdict
-
-
-FIXED_Z = 1.6448536269514722  # one-sided 5% critical value of the standard normal
-RULES = ("agentver", "ratio + z-test each look (alpha 0.05)", "plain ratio")
+def lower_threshold(sizes: Floats, p0: float, prior: tuple[float, float], log_level: float) -> Ints:
+    """k[i]: the most canary errors of sizes[i] that reject "share >= p0" (-1: none do)."""
+    low = np.full_like(sizes, -1.0)  # sentinel: rejects by definition
+    high = np.ceil(p0 * sizes)  # never rejects (not below p0 * T)
+    while True:
+        open_ = high - low > 1
+        if not open_.any():
+            break
+        mid = np.floor((low + high) / 2)
+        ok = (mid < p0 * sizes) & (log_mixture_e(mid, sizes, p0, prior) >= log_level)
+        low = np.where(open_ & ok, mid, low)
+        high = np.where(open_ & ~ok, mid, high)
+    return low.astype(np.int64)
 
 
 @dataclass
-class Outcome:
-    verdict: str  # promote / rollback / continue (= reached the cap)
-    at: int  # canary requests when the verdict came (the cap for continue)
+class Tables:
+    rollback: Ints  # by total errors
+    promote: Ints  # by total errors
+    floor: Ints  # by look
 
 
-def run_once(
-    rng: random.Random, canary_rate: float, share: float, rule: CanaryRule, cap: int, step: int
-) -> list[Outcome]:
-    """One synthetic canary; the outcome of each rule in RULES, in that order."""
-    stable_step = round(step * (1 - share) / share)
-    s_req = s_err = c_req = c_err = 0
-    outcomes: list[Outcome | None] = [None] * len(RULES)
-    while c_req < cap and any(o is None for o in outcomes):
-        s_req += stable_step
-        s_err += binomial(stable_step, STABLE_RATE, rng)
-        c_req += step
-        c_err += binomial(step, canary_rate, rng)
-        stable, canary = ArmStats(s_req, s_err), ArmStats(c_req, c_err)
-        for index, outcome in enumerate(outcomes):
-            if outcome is not None:
-                continue
-            verdict: str
-            if index == 0:
-                verdict = evaluate(stable, canary, rule).verdict
-            elif index == 1:
-                verdict = fixed_z_rule(stable, canary, rule)
-            else:
-                verdict = plain_rule(stable, canary)
-            if verdict != "continue":
-                outcomes[index] = Outcome(verdict, c_req)
-    return [o or Outcome("continue", cap) for o in outcomes]
+def tables(share: float, tmax: int, looks: int, rule: CanaryRule) -> Tables:
+    """The thresholds of agentver's tests for one canary share (see the module docstring)."""
+    n_c, n_s = STEP, stable_step(share)
+    r_back, r_prom = rule.rollback_ratio, rule.promote_ratio
+    design = ROLLBACK_DESIGN_FACTOR * r_back
+    p_back = stats.share_null(r_back, n_c, n_s)
+    prior_back = stats.beta_prior(
+        stats.share_null(design, n_c, n_s), (design / (design - r_back)) ** 2
+    )
+    p_prom = stats.share_null(r_prom, n_c, n_s)
+    prior_prom = stats.beta_prior(stats.share_null(1.0, n_c, n_s), (1.0 / (1.0 - r_prom)) ** 2)
+    floor = rule.zero_error_floor
+    prior_floor = stats.beta_prior(floor / 2, ((floor / 2) / (floor / 2 - floor)) ** 2)
+    back_level = math.log(1 / rule.alpha)
+    prom_level = math.log(2 / rule.promote_alpha)
+    canary_sizes = np.arange(1, looks + 1, dtype=np.float64) * STEP
+    return Tables(
+        upper_threshold(tmax, p_back, prior_back, back_level),
+        lower_threshold(np.arange(tmax + 1, dtype=np.float64), p_prom, prior_prom, prom_level),
+        lower_threshold(canary_sizes, floor, prior_floor, prom_level),
+    )
+
+
+def stable_step(share: float) -> int:
+    return round(STEP * (1 - share) / share)
+
+
+# -- one cell ---------------------------------------------------------------------------
 
 
 @dataclass
-class CellSummary:
-    canary_rate: float
-    share: float
-    rule: str
-    runs: int
-    rollback: float
-    promote: float
-    undecided: float
-    rollback_within: float  # share of runs rolled back within DETECT_WITHIN canary requests
-    rollback_median: float | None  # canary requests to a rollback, over rolled-back runs
-    rollback_p95: float | None
-    promote_median: float | None
+class Runs:
+    verdict: NDArray[np.str_]  # per run: rollback / promote / continue (undecided at cap)
+    at: Ints  # canary requests at the verdict (CAP + STEP when undecided)
+    guard: NDArray[np.bool_]  # the rollback came from the catastrophe guard
 
 
-def _quantile(values: list[int], q: float) -> float | None:
-    if not values:
+def draw(
+    rng: np.random.Generator, runs: int, looks: int, share: float, q_s: float, q_c: float
+) -> tuple[Ints, Ints]:
+    """Cumulative (canary errors, stable errors) per run and look."""
+    canary = rng.binomial(STEP, q_c, size=(runs, looks)).cumsum(axis=1)
+    stable = rng.binomial(stable_step(share), q_s, size=(runs, looks)).cumsum(axis=1)
+    return canary.astype(np.int64), stable.astype(np.int64)
+
+
+def first_verdict(rollback: NDArray[np.bool_], promote: NDArray[np.bool_]) -> tuple[Ints, Ints]:
+    """(look index of the first decision or -1, 1 rollback / 0 promote / -1 none) per run."""
+    decided = rollback | promote
+    first = np.where(decided.any(axis=1), decided.argmax(axis=1), -1)
+    rows = np.arange(len(first))
+    kind = np.where(first < 0, -1, np.where(rollback[rows, np.maximum(first, 0)], 1, 0))
+    return first.astype(np.int64), kind.astype(np.int64)
+
+
+def as_runs(first: Ints, kind: Ints, guard: NDArray[np.bool_] | None = None) -> Runs:
+    verdict = np.where(kind == 1, "rollback", np.where(kind == 0, "promote", "continue"))
+    at = np.where(first < 0, CAP + STEP, (first + 1) * STEP)
+    rows = np.arange(len(first))
+    used = guard[rows, np.maximum(first, 0)] & (kind == 1) if guard is not None else kind < -1
+    return Runs(verdict, at.astype(np.int64), used)
+
+
+def agentver_runs(canary: Ints, stable: Ints, share: float, table: Tables) -> Runs:
+    looks = canary.shape[1]
+    n_c = np.arange(1, looks + 1) * STEP
+    n_s = np.arange(1, looks + 1) * stable_step(share)
+    total = canary + stable
+    guard = (canary >= GUARD_CANARY_RATE * n_c) & (stable < GUARD_STABLE_RATE * n_s)
+    rollback = (canary >= table.rollback[total]) | guard
+    promote = (canary <= table.promote[total]) | (canary <= table.floor[np.newaxis, :])
+    first, kind = first_verdict(rollback, promote & ~rollback)
+    return as_runs(first, kind, guard & ~(canary >= table.rollback[total]))
+
+
+def plain_runs(canary: Ints, stable: Ints, share: float, rule: CanaryRule) -> Runs:
+    """The original design's rule: no minimum, no test; 0 stable errors: any canary error
+    is an infinite ratio, none is equal."""
+    s_step = stable_step(share)
+    # ratio = (x_c / n_c) / (x_s / n_s); at look k both n scale with k, so compare
+    # x_c * s_step against r * x_s * STEP.
+    lhs = canary * s_step
+    rollback = lhs > rule.rollback_ratio * stable * STEP
+    promote = (lhs <= rule.promote_ratio * stable * STEP) & ~((stable == 0) & (canary > 0))
+    promote |= (stable == 0) & (canary == 0)
+    first, kind = first_verdict(rollback, promote & ~rollback)
+    return as_runs(first, kind)
+
+
+def check_against_decide(
+    canary: Ints, stable: Ints, share: float, runs: Runs, rule: CanaryRule, rng: np.random.Generator
+) -> None:
+    """The tables must give exactly ``agentver.canary.decide``'s verdicts: sampled runs,
+    at their verdict look and the look before it."""
+    for run in rng.choice(len(runs.at), size=min(40, len(runs.at)), replace=False):
+        last = min(runs.at[run], CAP) // STEP - 1
+        for look in {last, max(last - 1, 0)}:
+            got = decide(
+                ArmStats(int((look + 1) * stable_step(share)), int(stable[run, look])),
+                ArmStats(int((look + 1) * STEP), int(canary[run, look])),
+                rule,
+            ).verdict
+            expected = runs.verdict[run] if look == last and runs.at[run] <= CAP else "continue"
+            if got != expected:
+                raise AssertionError(
+                    f"share {share}, run {run}, look {look}: decide() says {got}, "
+                    f"the tables {expected}"
+                )
+
+
+# -- the oracle: fixed-n exact tests --------------------------------------------------------
+
+
+def log_binom_pmf(k: Floats, n: int, q: float) -> Floats:
+    if q <= 0:
+        return np.where(k == 0, 0.0, -np.inf)
+    result: Floats = (
+        lgamma(np.full_like(k, n + 1.0))
+        - lgamma(k + 1)
+        - lgamma(n - k + 1)
+        + k * math.log(q)
+        + (n - k) * math.log1p(-q)
+    )
+    return result
+
+
+def support(n: int, q: float) -> Floats:
+    mean, sd = n * q, math.sqrt(n * q * (1 - q)) + 1
+    return np.arange(
+        max(0, math.floor(mean - 9 * sd)), min(n, math.ceil(mean + 9 * sd)) + 1, dtype=np.float64
+    )
+
+
+def window(t: int, p: float, low: int, high: int) -> Floats:
+    """The canary errors of T worth summing over: 12 sd around the mean (the rest of
+    the distribution holds less than 1e-30 of its mass)."""
+    mean, sd = t * p, math.sqrt(t * p * (1 - p)) + 2
+    return np.arange(
+        max(low, math.floor(mean - 12 * sd)),
+        min(high, math.ceil(mean + 12 * sd)) + 1,
+        dtype=np.float64,
+    )
+
+
+def critical(
+    totals: Floats, log_tail: Callable[[int], tuple[Floats, Floats]], alpha: float
+) -> dict[int, float]:
+    """For each total T, the fewest canary errors with one-sided exact p <= alpha."""
+    out: dict[int, float] = {}
+    for t in totals.astype(int):
+        xs, log_pmf = log_tail(int(t))
+        pmf = np.exp(log_pmf - log_pmf.max())
+        pmf /= pmf.sum()
+        tail = np.cumsum(pmf[::-1])[::-1]  # P(X >= x)
+        ok = np.nonzero(tail <= alpha)[0]
+        out[int(t)] = float(xs[ok[0]]) if len(ok) else math.inf
+    return out
+
+
+def power(
+    n_c: int, share: float, q_s: float, q_c: float, test: str, alpha: float, ratio: float
+) -> float:
+    n_s = round(n_c * (1 - share) / share)
+    xc, xs = support(n_c, q_c), support(n_s, q_s)
+    pc, ps = np.exp(log_binom_pmf(xc, n_c, q_c)), np.exp(log_binom_pmf(xs, n_s, q_s))
+    totals = np.unique((xc[:, None] + xs[None, :]).ravel())
+    if test == "fisher":  # hypergeometric: equal rates, margins fixed
+
+        def log_tail(t: int) -> tuple[Floats, Floats]:
+            x = window(t, n_c / (n_c + n_s), max(0, t - n_s), min(t, n_c))
+            return x, (
+                -lgamma(x + 1) - lgamma(n_c - x + 1) - lgamma(t - x + 1) - lgamma(n_s - t + x + 1)
+            )
+
+    else:  # conditional binomial at the rule's null share p0(ratio)
+        p0 = stats.share_null(ratio, n_c, n_s)
+
+        def log_tail(t: int) -> tuple[Floats, Floats]:
+            x = window(t, p0, 0, t)
+            return x, log_binom_pmf(x, t, p0)
+
+    crit = critical(totals, log_tail, alpha)
+    cut = np.vectorize(crit.__getitem__)((xc[:, None] + xs[None, :]).astype(int))
+    return float((pc[:, None] * ps[None, :] * (xc[:, None] >= cut)).sum())
+
+
+def oracle_n(share: float, base: float, test: str, rule: CanaryRule) -> int | None:
+    """The smallest multiple of STEP canary requests with 80% power (None: above 10^7)."""
+    q_c = min(1.0, REGRESSION * base)
+    if base <= 0:
         return None
-    ordered = sorted(values)
-    return float(ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)])
+
+    def enough(n: int) -> bool:
+        return power(n, share, base, q_c, test, rule.alpha, rule.rollback_ratio) >= POWER
+
+    high = STEP
+    while not enough(high):
+        high *= 2
+        if high > 10**7:
+            return None
+    low = high // 2 if high > STEP else 0
+    while high - low > STEP:
+        mid = (low + high) // 2 // STEP * STEP
+        if mid <= low:
+            break
+        low, high = (low, mid) if enough(mid) else (mid, high)
+    return high
 
 
-def summarize(canary_rate: float, share: float, name: str, outcomes: list[Outcome]) -> CellSummary:
-    runs = len(outcomes)
-    rolled = [o.at for o in outcomes if o.verdict == "rollback"]
-    promoted = [o.at for o in outcomes if o.verdict == "promote"]
-    return CellSummary(
-        canary_rate=canary_rate,
+# -- the whole simulation ------------------------------------------------------------------
+
+
+@dataclass
+class Cell:
+    base: float
+    share: float
+    false_rollback: float
+    false_rollback_ci: tuple[float, float]
+    guard_false: int
+    promoted: float
+    promote_median: float | None
+    plain_false_rollback: float
+    caught: float  # 3x: share of runs rolled back by CAP
+    median: float | None
+    p95: float | None
+    within: float  # 3x: share rolled back within DETECT_WITHIN
+    plain_median: float | None
+    plain_p95: float | None
+    oracle_fisher: int | None
+    oracle_same: int | None
+
+
+def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def quantile(at: Ints, q: float) -> float | None:
+    """Quantile of canary requests to the verdict over all runs; None when the runs
+    without that verdict by the cap (counted as infinite) reach the quantile."""
+    value = float(np.quantile(at, q, method="inverted_cdf"))
+    return None if value > CAP else value
+
+
+def simulate_cell(
+    base: float, share: float, runs: int, seed: int, rule: CanaryRule, oracle: bool
+) -> Cell:
+    looks = CAP // STEP
+    rng = np.random.default_rng([seed, int(base * 1e6), int(share * 100)])
+    null_c, null_s = draw(rng, runs, looks, share, base, base)
+    q_c = min(1.0, REGRESSION * base)
+    bad_c, bad_s = draw(rng, runs, looks, share, base, q_c)
+    tmax = int(max((null_c + null_s).max(), (bad_c + bad_s).max()))
+    table = tables(share, tmax, looks, rule)
+    null, bad = (
+        agentver_runs(null_c, null_s, share, table),
+        agentver_runs(bad_c, bad_s, share, table),
+    )
+    check_against_decide(null_c, null_s, share, null, rule, rng)
+    check_against_decide(bad_c, bad_s, share, bad, rule, rng)
+    plain_null, plain_bad = (
+        plain_runs(null_c, null_s, share, rule),
+        plain_runs(bad_c, bad_s, share, rule),
+    )
+    false = int((null.verdict == "rollback").sum())
+    promoted = null.at[null.verdict == "promote"]
+    bad_at = np.where(bad.verdict == "rollback", bad.at, CAP + STEP)
+    plain_at = np.where(plain_bad.verdict == "rollback", plain_bad.at, CAP + STEP)
+    return Cell(
+        base=base,
         share=share,
-        rule=name,
-        runs=runs,
-        rollback=len(rolled) / runs,
-        promote=len(promoted) / runs,
-        undecided=(runs - len(rolled) - len(promoted)) / runs,
-        rollback_within=sum(1 for at in rolled if at <= DETECT_WITHIN) / runs,
-        rollback_median=float(statistics.median(rolled)) if rolled else None,
-        rollback_p95=_quantile(rolled, 0.95),
-        promote_median=float(statistics.median(promoted)) if promoted else None,
+        false_rollback=false / runs,
+        false_rollback_ci=wilson(false, runs),
+        guard_false=int(null.guard.sum()),
+        promoted=len(promoted) / runs,
+        promote_median=quantile(np.where(null.verdict == "promote", null.at, CAP + STEP), 0.5),
+        plain_false_rollback=float((plain_null.verdict == "rollback").mean()),
+        caught=float((bad.verdict == "rollback").mean()) if base > 0 else 0.0,
+        median=quantile(bad_at, 0.5) if base > 0 else None,
+        p95=quantile(bad_at, 0.95) if base > 0 else None,
+        within=float((bad_at <= DETECT_WITHIN).mean()) if base > 0 else 0.0,
+        plain_median=quantile(plain_at, 0.5) if base > 0 else None,
+        plain_p95=quantile(plain_at, 0.95) if base > 0 else None,
+        oracle_fisher=oracle_n(share, base, "fisher", rule) if oracle else None,
+        oracle_same=oracle_n(share, base, "same-null", rule) if oracle else None,
     )
 
 
 def simulate(
-    runs: int, seed: int, cap: int = 10_000, step: int = STEP, rule: CanaryRule | None = None
-) -> list[CellSummary]:
-    """Every cell (canary rate x share) for every rule, ``runs`` seeded runs each."""
+    runs: int,
+    seed: int,
+    rule: CanaryRule | None = None,
+    oracle: bool = True,
+    base_rates: tuple[float, ...] = BASE_RATES,
+    shares: tuple[float, ...] = SHARES,
+) -> list[Cell]:
     rule = rule or CanaryRule()
-    summaries: list[CellSummary] = []
-    cells = [(rate, share) for rate in CANARY_RATES for share in SHARES]
-    for cell, (canary_rate, share) in enumerate(cells):
-        per_rule: list[list[Outcome]] = [[] for _ in RULES]
-        for run in range(runs):
-            rng = random.Random(f"{seed}:{cell}:{run}")
-            for outcomes, outcome in zip(
-                per_rule, run_once(rng, canary_rate, share, rule, cap, step), strict=True
-            ):
-                outcomes.append(outcome)
-        for name, outcomes in zip(RULES, per_rule, strict=True):
-            summaries.append(summarize(canary_rate, share, name, outcomes))
-    return summaries
+    return [
+        simulate_cell(base, share, runs, seed, rule, oracle)
+        for base in base_rates
+        for share in shares
+    ]
 
 
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f}"
+# -- report ---------------------------------------------------------------------------------
 
 
-def table(summaries: list[CellSummary]) -> str:
+def _n(value: float | None) -> str:
+    return f">{CAP:,}" if value is None else f"{value:,.0f}"
+
+
+def _pct(value: float) -> str:
+    return f"{value:.2%}" if value < 0.01 else f"{value:.1%}"
+
+
+def _rate(base: float) -> str:
+    return f"{base:.2%}".replace(".00%", "%") if base else "0"
+
+
+def table_false(cells: list[Cell]) -> str:
     lines = [
-        "| canary rate | canary share | rule | rollback | promote | undecided at cap "
-        f"| rollback within {DETECT_WITHIN:,} | median / p95 to rollback | median to promote |",
+        "| base rate | share | false rollback (95% CI) | by the guard | plain ratio rule "
+        "| promoted by 50,000 | median to promote |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in cells:
+        low, high = c.false_rollback_ci
+        lines.append(
+            f"| {_rate(c.base)} | {c.share:.0%} | {_pct(c.false_rollback)} ({_pct(low)}-{_pct(high)}) "
+            f"| {c.guard_false} | {_pct(c.plain_false_rollback)} | {_pct(c.promoted)} "
+            f"| {_n(c.promote_median)} |"
+        )
+    return "\n".join(lines)
+
+
+def table_detect(cells: list[Cell]) -> str:
+    lines = [
+        "| base rate | share | caught by 50,000 | within 2,000 | median / p95 to rollback "
+        "| plain ratio median / p95 | oracle n: Fisher (rates equal) | oracle n: same null (<= 1.5x) "
+        "| median / oracle (same null) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for s in summaries:
+    for c in cells:
+        if c.base <= 0:
+            continue
+        ratio = f"{c.median / c.oracle_same:.2f}" if c.median is not None and c.oracle_same else "-"
         lines.append(
-            f"| {s.canary_rate:.0%} | {s.share:.0%} | {s.rule} | {s.rollback:.1%} "
-            f"| {s.promote:.1%} | {s.undecided:.1%} | {s.rollback_within:.1%} "
-            f"| {_num(s.rollback_median)} / {_num(s.rollback_p95)} "
-            f"| {_num(s.promote_median)} |"
+            f"| {_rate(c.base)} | {c.share:.0%} | {_pct(c.caught)} | {_pct(c.within)} "
+            f"| {_n(c.median)} / {_n(c.p95)} | {_n(c.plain_median)} / {_n(c.plain_p95)} "
+            f"| {_n(c.oracle_fisher)} | {_n(c.oracle_same)} | {ratio} |"
         )
     return "\n".join(lines)
 
@@ -191,19 +488,30 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else "")
     parser.add_argument("--runs", type=int, default=2000, help="seeded runs per cell")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cap", type=int, default=10_000, help="canary requests per run")
-    parser.add_argument("--step", type=int, default=STEP, help="canary requests between looks")
+    parser.add_argument("--out", type=Path, default=None, help="write the results file here")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    summaries = simulate(args.runs, args.seed, args.cap, args.step)
+    cells = simulate(args.runs, args.seed)
     elapsed = time.perf_counter() - started
-    print(table(summaries))
-    print(
-        f"\n{args.runs} runs per cell, seed {args.seed}, cap {args.cap:,} canary requests, "
-        f"stable rate {STABLE_RATE:.0%}, evaluated every {args.step} canary requests; "
-        f"{elapsed:.1f} s",
-        file=sys.stderr,
+    worst = max(cells, key=lambda c: c.false_rollback)
+    report = "\n\n".join(
+        [
+            "## False rollbacks (canary = stable) and promotion of a good canary",
+            table_false(cells),
+            "## A 3x regression: canary requests to rollback",
+            table_detect(cells),
+            f"{args.runs} runs per cell, seed {args.seed}, a look every {STEP} canary "
+            f"requests up to {CAP:,}, alpha {CanaryRule().alpha}; worst false-rollback "
+            f"cell {_pct(worst.false_rollback)} ({_rate(worst.base)}, {worst.share:.0%} share); "
+            f"{elapsed:.0f} s on {platform.machine()} with numpy {np.__version__}",
+        ]
     )
+    print(report)
+    if args.out is not None:
+        text = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
+        marker = "<!-- generated by bench/canary_sim.py -->"
+        head = text.split(marker)[0] if marker in text else text
+        args.out.write_text(f"{head.rstrip()}\n\n{marker}\n\n{report}\n", encoding="utf-8")
     return 0
 
 

@@ -45,7 +45,7 @@ PYTHON_EQUIVALENTS: dict[str, str] = {
     "canary promote": "agentver.deploy.canary_promote",
     "canary abort": "agentver.deploy.canary_abort",
     "canary status": "agentver.workspace.Workspace.pointer",
-    "canary evaluate": "agentver.canary_eval.evaluate_canary",
+    "canary evaluate": "agentver.canary.evaluate.evaluate_canary",
     "flag set": "agentver.deploy.flag_set",
     "flag rm": "agentver.deploy.flag_rm",
     "flag list": "agentver.workspace.Workspace.pointer",

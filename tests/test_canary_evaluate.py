@@ -11,13 +11,8 @@ import yaml
 
 import agentver.cli.app
 import agentver.cli.evaluate_cmd  # noqa: F401  (registers `canary evaluate`)
-from agentver.canary_eval import (
-    ArmMetrics,
-    Metrics,
-    judge,
-    rule_for,
-)
-from agentver.canary_rule import ArmStats, CanaryRule
+from agentver.canary import CanaryRule
+from agentver.canary.evaluate import rule_for
 from agentver.errors import UsageError
 from agentver.runtime import RuntimeClient
 from agentver.settings import Settings
@@ -80,28 +75,44 @@ def test_rollback_verdict_with_its_numbers(repo: Repo, run_cli: RunCli, tmp_path
     assert set(doc) >= JSON_KEYS
     assert doc["agent"] == "support" and doc["environment"] == "production"
     assert doc["verdict"] == "rollback"
-    assert doc["stable"] == {"version": 1, "requests": 2000, "errors": 40, "error_rate": 0.02}
-    assert doc["canary"] == {"version": 2, "requests": 2000, "errors": 120, "error_rate": 0.06}
+    counts = {"slow": None, "scored": 0, "score_mean": None}
+    assert doc["stable"] == {
+        **{"version": 1, "requests": 2000, "errors": 40, "error_rate": 0.02},
+        **counts,
+    }
+    assert doc["canary"] == {
+        **{"version": 2, "requests": 2000, "errors": 120, "error_rate": 0.06},
+        **counts,
+    }
     assert doc["ratio"] == pytest.approx(3.0)
-    assert doc["statistic"] > 3 and doc["p_value"] <= 0.01
-    assert doc["rule"] == "ratio+significance"
+    assert doc["statistic"] >= 100 and doc["p_value"] == pytest.approx(1 / doc["statistic"])
+    assert doc["rule"] == "errors"
+    evidence = doc["evidence"]
+    assert (evidence["metric"], evidence["test"]) == ("errors", "rollback")
+    assert evidence["null"] == "canary error rate <= 1.5x stable's"
+    assert evidence["e_value"] == doc["statistic"] and evidence["threshold"] == "e >= 100"
+    assert {t["test"] for t in evidence["tests"]} == {"rollback", "promote", "promote-floor"}
     assert doc["applied"] is None  # no --apply: nothing changed
     assert "canary" in repo.git("show", "HEAD:.agentver/deployments/production/support.yaml")
 
 
 def test_promote_verdict(repo: Repo, run_cli: RunCli, tmp_path: Path) -> None:
     setup_canary(repo, run_cli)
-    doc = evaluate_json(repo, run_cli, metrics_file(tmp_path, (5000, 100), (5000, 95)))
+    doc = evaluate_json(repo, run_cli, metrics_file(tmp_path, (200_000, 4000), (200_000, 3800)))
     assert doc["verdict"] == "promote"
-    assert doc["rule"] == "ratio+non-inferiority"
-    assert doc["p_value"] <= 0.05
+    assert doc["rule"] == "all-metrics"
+    assert doc["evidence"]["null"] == "canary error rate > 1.1x stable's"
+    assert doc["p_value"] <= 0.025
+    # 5% fewer errors on 5,000 requests is no evidence of being within 1.1x.
+    doc = evaluate_json(repo, run_cli, metrics_file(tmp_path, (5000, 100), (5000, 95)))
+    assert doc["verdict"] == "continue"
 
 
 def test_continue_between_thresholds(repo: Repo, run_cli: RunCli, tmp_path: Path) -> None:
     setup_canary(repo, run_cli)
     doc = evaluate_json(repo, run_cli, metrics_file(tmp_path, (20000, 400), (20000, 520)))
     assert doc["verdict"] == "continue"
-    assert doc["rule"] == "between-thresholds"
+    assert doc["rule"] == "insufficient-evidence"
     assert doc["ratio"] == pytest.approx(1.3)
 
 
@@ -110,30 +121,32 @@ def test_text_output_shows_the_numbers(repo: Repo, run_cli: RunCli, tmp_path: Pa
     path = metrics_file(tmp_path, (2000, 40), (2000, 120))
     result = ok(run_cli("canary", "evaluate", "support", "--metrics", path, cwd=repo.path))
     out = result.stdout
-    assert "verdict: rollback (rule: ratio+significance)" in out
+    assert "verdict: rollback (rule: errors, metric: errors)" in out
     assert "requests     2000" in out and "errors    120" in out
     assert "6.00%" in out and "2.00%" in out
     assert "ratio 3.00" in out and "always-valid p=" in out
+    assert "needs e >= 100  [rejected]  (against: canary error rate <= 1.5x stable's)" in out
 
 
 # --- minimum sample, zero-error stable arm ----------------------------------------------
 
 
-def test_min_requests_rule_holds_back_even_a_disaster(
+def test_min_requests_holds_back_all_but_a_catastrophe(
     repo: Repo, run_cli: RunCli, tmp_path: Path
 ) -> None:
     setup_canary(repo, run_cli)
-    doc = evaluate_json(repo, run_cli, metrics_file(tmp_path, (5000, 50), (99, 99)))
+    doc = evaluate_json(repo, run_cli, metrics_file(tmp_path, (5000, 50), (99, 40)))
     assert doc["verdict"] == "continue"
     assert doc["rule"] == "min-requests"
     assert "need 100 in each arm" in doc["reason"]
-    doc = evaluate_json(repo, run_cli, metrics_file(tmp_path, (5000, 50), (100, 99)))
-    assert doc["verdict"] == "rollback"
+    doc = evaluate_json(repo, run_cli, metrics_file(tmp_path, (5000, 50), (20, 10)))
+    assert (doc["verdict"], doc["rule"]) == ("rollback", "catastrophe-guard")
+    assert doc["evidence"]["metric"] == "errors"
 
 
 def test_min_requests_from_settings(repo: Repo, run_cli: RunCli, tmp_path: Path) -> None:
     setup_canary(repo, run_cli, {"canary": {"min_requests": 500}})
-    doc = evaluate_json(repo, run_cli, metrics_file(tmp_path, (5000, 50), (400, 200)))
+    doc = evaluate_json(repo, run_cli, metrics_file(tmp_path, (5000, 50), (400, 40)))
     assert (doc["verdict"], doc["rule"]) == ("continue", "min-requests")
     assert "need 500" in doc["reason"]
 
@@ -143,18 +156,17 @@ def test_zero_error_stable_arm(repo: Repo, run_cli: RunCli, tmp_path: Path) -> N
     doc = evaluate_json(repo, run_cli, metrics_file(tmp_path, (3000, 0), (3000, 60)))
     assert doc["verdict"] == "rollback"
     assert doc["ratio"] is None
-    assert doc["rule"] == "zero-stable+significance"
-    assert "no errors" in doc["reason"]
+    assert doc["rule"] == "errors"
     # Both arms error-free with plenty of traffic: promote; with little: continue.
     assert (
-        evaluate_json(repo, run_cli, metrics_file(tmp_path, (5000, 0), (5000, 0)))["verdict"]
+        evaluate_json(repo, run_cli, metrics_file(tmp_path, (20000, 0), (20000, 0)))["verdict"]
         == "promote"
     )
     assert (
         evaluate_json(repo, run_cli, metrics_file(tmp_path, (200, 0), (200, 0)))["verdict"]
         == "continue"
     )
-    # Canary errors under the floor's rollback line (1.5 x 0.5%) are not a rollback.
+    # Two canary errors against none are not evidence enough.
     assert (
         evaluate_json(repo, run_cli, metrics_file(tmp_path, (3000, 0), (400, 2)))["verdict"]
         == "continue"
@@ -206,9 +218,29 @@ MALFORMED = [
         "duplicate",
     ),
     (
-        '{"stable": {"requests": 10, "errors": 1, "latency_mean_ms": "fast"},'
+        '{"stable": {"requests": 10, "errors": 1, "slow": "many"},'
         ' "canary": {"requests": 10, "errors": 1}}',
-        "latency_mean_ms",
+        "stable.slow must be a non-negative integer",
+    ),
+    (
+        '{"stable": {"requests": 10, "errors": 1, "slow": 11},'
+        ' "canary": {"requests": 10, "errors": 1}}',
+        "stable.slow (11) exceeds stable.requests (10)",
+    ),
+    (
+        '{"stable": {"requests": 10, "errors": 1},'
+        ' "canary": {"requests": 10, "errors": 1, "score_sum": 3.5, "scored": 3}}',
+        "canary.score_sum must be a number from 0 to canary.scored (3)",
+    ),
+    (
+        '{"stable": {"requests": 10, "errors": 1},'
+        ' "canary": {"requests": 10, "errors": 1, "score_sum": 3.5}}',
+        "needs both score_sum and scored",
+    ),
+    (
+        '{"stable": {"requests": 10, "errors": 1, "score_sum": 1, "scored": 11},'
+        ' "canary": {"requests": 10, "errors": 1}}',
+        "stable.scored (11) exceeds stable.requests (10)",
     ),
 ]
 
@@ -273,7 +305,7 @@ def test_exit_code_on_rollback_only(repo: Repo, run_cli: RunCli, tmp_path: Path)
     assert result.exit_code == 1
     assert json.loads(result.stdout)["verdict"] == "rollback"  # printed before failing
     assert "error: canary verdict for support in production is rollback" in result.stderr
-    good = metrics_file(tmp_path, (5000, 100), (5000, 95))
+    good = metrics_file(tmp_path, (20000, 0), (20000, 0))
     result = run_cli(
         "canary", "evaluate", "support", "--metrics", good, "--exit-code", cwd=repo.path
     )
@@ -288,7 +320,7 @@ def test_per_agent_settings_override(repo: Repo, run_cli: RunCli, tmp_path: Path
     settings = {"canary": {"promote_ratio": 1.05, "agents": {"support": {"rollback_ratio": 1.2}}}}
     setup_canary(repo, run_cli, settings)
     setup_canary(repo, run_cli, agent="billing")
-    path = metrics_file(tmp_path, (20000, 400), (20000, 520))  # ratio 1.3
+    path = metrics_file(tmp_path, (1_000_000, 20_000), (1_000_000, 26_000))  # ratio 1.3
     support = evaluate_json(repo, run_cli, path)
     assert support["verdict"] == "rollback"
     assert support["settings"]["rollback_ratio"] == 1.2
@@ -322,7 +354,11 @@ def test_bad_canary_settings_exit_2(
 
 def test_rule_for_layers_defaults_global_and_agent() -> None:
     raw = {
-        "canary": {"min_requests": 200, "latency_ratio": None, "agents": {"a": {"alpha": 0.001}}}
+        "canary": {
+            "min_requests": 200,
+            "latency_threshold_ms": None,
+            "agents": {"a": {"alpha": 0.001}},
+        }
     }
     settings = Settings(raw=raw)
     assert rule_for(settings, "a") == CanaryRule(min_requests=200, alpha=0.001)
@@ -332,44 +368,49 @@ def test_rule_for_layers_defaults_global_and_agent() -> None:
         rule_for(Settings(raw={"canary": 3}), "a")
 
 
-# --- the latency guard -----------------------------------------------------------------
+# --- latency and quality from the metrics file ------------------------------------------
 
 
-def arms(stable_ms: float | None, canary_ms: float | None, n: int = 5000) -> Metrics:
-    return Metrics(
-        ArmMetrics(ArmStats(n, n // 50), n if stable_ms is not None else 0, stable_ms),
-        ArmMetrics(ArmStats(n, n // 50), n if canary_ms is not None else 0, canary_ms),
-        "test",
-    )
-
-
-def test_latency_guard() -> None:
-    rule = CanaryRule(latency_ratio=1.5)
-    assert judge(arms(800, 900), CanaryRule())[1] is None  # off by default
-    assert judge(arms(800, 900), CanaryRule())[0].verdict == "promote"
-    verdict, latency = judge(arms(800, 900), rule)
-    assert verdict.verdict == "promote" and latency is not None and not latency.regressed
-    verdict, latency = judge(arms(800, 1300), rule)
-    assert (verdict.verdict, verdict.rule) == ("rollback", "latency")
-    assert latency is not None and latency.ratio == pytest.approx(1.625)
-    verdict, latency = judge(arms(None, None), rule)
-    assert (verdict.verdict, verdict.rule) == ("continue", "latency-not-measured")
-
-
-def test_latency_from_metrics_file(repo: Repo, run_cli: RunCli, tmp_path: Path) -> None:
-    setup_canary(repo, run_cli, {"canary": {"latency_ratio": 1.5}})
+def test_latency_slo_from_metrics_file(repo: Repo, run_cli: RunCli, tmp_path: Path) -> None:
+    setup_canary(repo, run_cli, {"canary": {"latency_threshold_ms": 3000}})
     path = tmp_path / "m.json"
     path.write_text(
         json.dumps(
             {
-                "stable": {"requests": 5000, "errors": 100, "latency_mean_ms": 700},
-                "canary": {"requests": 5000, "errors": 95, "latency_mean_ms": 2100.5},
+                "stable": {"requests": 5000, "errors": 100, "slow": 50},
+                "canary": {"requests": 5000, "errors": 95, "slow": 400},
             }
         )
     )
     doc = evaluate_json(repo, run_cli, str(path))
     assert (doc["verdict"], doc["rule"]) == ("rollback", "latency")
-    assert doc["latency"]["regressed"] is True
+    assert doc["evidence"]["null"] == "canary rate of requests over 3000 ms <= 1.5x stable's"
+    assert doc["canary"]["slow"] == 400
+    # Without "slow" counts the latency metric is not measured: no promotion on errors alone.
+    path.write_text(
+        json.dumps(
+            {"stable": {"requests": 5000, "errors": 0}, "canary": {"requests": 5000, "errors": 0}}
+        )
+    )
+    doc = evaluate_json(repo, run_cli, str(path))
+    assert doc["verdict"] == "continue" and "not measured yet: latency" in doc["reason"]
+
+
+def test_quality_from_metrics_file(repo: Repo, run_cli: RunCli, tmp_path: Path) -> None:
+    setup_canary(repo, run_cli, {"canary": {"quality_tolerance": 0.05}})
+    path = tmp_path / "m.json"
+    path.write_text(
+        json.dumps(
+            {
+                "stable": {"requests": 5000, "errors": 0, "score_sum": 1600.0, "scored": 2000},
+                "canary": {"requests": 5000, "errors": 0, "score_sum": 1300.0, "scored": 2000},
+            }
+        )
+    )
+    doc = evaluate_json(repo, run_cli, str(path))  # mean 0.65 vs 0.80: beyond 0.05
+    assert (doc["verdict"], doc["rule"]) == ("rollback", "quality")
+    assert doc["evidence"]["e_value"] is None and doc["evidence"]["p_value"] <= 0.005
+    assert doc["canary"]["score_mean"] == pytest.approx(0.65)
 
 
 # --- --apply end to end with a SQLite store ------------------------------------------------
@@ -426,7 +467,8 @@ def test_apply_rollback_end_to_end(repo: Repo, run_cli: RunCli, tmp_path: Path) 
     assert message.startswith(
         "agentver(production): canary abort support v2 (canary evaluate: rollback)"
     )
-    assert "verdict: rollback (ratio+significance)" in message
+    assert "verdict: rollback (errors)" in message
+    assert "evidence: errors rollback against 'canary error rate <= 1.5x stable's': e = " in message
     assert f"canary v2: {seen['canary']} requests" in message
     assert doc["applied"]["commit"] == repo.head()
     pointer = yaml.safe_load(
@@ -450,10 +492,10 @@ def test_apply_rollback_end_to_end(repo: Repo, run_cli: RunCli, tmp_path: Path) 
 
 
 def test_apply_promote_end_to_end(repo: Repo, run_cli: RunCli, tmp_path: Path) -> None:
-    setup_canary(repo, run_cli)
+    setup_canary(repo, run_cli, {"canary": {"zero_error_floor": 0.005}})
     url = f"sqlite:///{tmp_path / 'runtime.db'}"
     ok(run_cli("sync", "--store", url, cwd=repo.path))
-    seen = record_traffic(url, 4400, stable_every=20, canary_every=20)  # 5% both
+    seen = record_traffic(url, 4400, stable_every=10**6, canary_every=10**6)  # no errors
     result = ok(
         run_cli("canary", "evaluate", "support", "--store", url, "--apply", "--sync", cwd=repo.path)
     )
@@ -464,7 +506,7 @@ def test_apply_promote_end_to_end(repo: Repo, run_cli: RunCli, tmp_path: Path) -
     assert message.startswith(
         "agentver(production): canary promote support v2 (canary evaluate: promote)"
     )
-    assert "verdict: promote (ratio+non-inferiority)" in message
+    assert "verdict: promote (all-metrics)" in message
     with RuntimeClient(url, "production") as client:
         resolved = client.resolve("support", "user-1")
         assert (resolved.version, resolved.variant) == (2, "stable")

@@ -13,25 +13,29 @@ from agentver.cli.deploy_cmds import canary_app
 from agentver.errors import CheckFailed, UsageError
 
 EVALUATE_HELP = """\
-Verdict on the running canary: promote, continue or rollback, with the numbers behind it.
+Verdict on the running canary: promote, continue or rollback, with the evidence behind it.
 
 Counts come from the outcomes the runtime recorded (RuntimeClient.record_outcome) under
 the running canary's salt, per arm, in the runtime store (--store, else AGENTVER_STORE,
 else `store` in agentver.yaml); or from --metrics FILE, a JSON object
 {"stable": {"requests": 2000, "errors": 40}, "canary": {"requests": 500, "errors": 9}}
-(integers, 0 <= errors <= requests; extra keys ignored; an optional per-arm
-"latency_mean_ms" feeds the latency check). Anything else in it is exit 2.
+(integers, 0 <= errors <= requests; optional per arm "slow" (requests over the latency
+threshold) and "score_sum" with "scored" (quality scores in [0, 1]); extra keys
+ignored). Anything else in it is exit 2.
 
-The rule (defaults): continue until each arm has 100 requests; rollback when the canary's
-error rate is above 1.5x stable's and an always-valid one-sided test agrees at alpha
-0.01; promote when it is at most 1.1x and a non-inferiority test shows it below the
-rollback line at 0.05; else continue. Set it in agentver.yaml, globally and per agent:
+The test (defaults) is exact and anytime-valid: rollback when the canary's error rate is
+shown above 1.5x stable's (e-value >= 1/alpha, alpha 0.01, so false rollbacks stay under
+1% however often this runs); promote when it is shown at most 1.1x stable's, or its own
+rate below 0.5%, at 0.05; a canary failing half of 20+ requests while stable fails under
+5% is rolled back at once; else continue (and continue until each arm has 100
+requests). latency_threshold_ms and quality_tolerance add "slow" requests and the mean
+quality score as metrics. Set it in agentver.yaml, globally and per agent:
 canary: {min_requests: 200, agents: {support: {rollback_ratio: 1.3}}}. Keys:
 rollback_ratio, promote_ratio, min_requests, alpha, promote_alpha, zero_error_floor,
-latency_ratio (off by default). See docs/canary.md.
+latency_threshold_ms, quality_tolerance. See docs/canary.md.
 
 --apply carries the verdict out like `canary promote` / `canary abort` (one pointer
-commit whose message records the verdict and its numbers); continue changes nothing.
+commit whose message records the verdict and its evidence); continue changes nothing.
 --sync then publishes HEAD to the store like `agentver sync`. --exit-code exits 1 on
 rollback (after printing the verdict).
 """
@@ -65,7 +69,7 @@ def canary_evaluate_cmd(
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    from agentver.canary_eval import apply_verdict, evaluate_canary, store_warnings, sync_store
+    from agentver.canary.evaluate import apply_verdict, evaluate_canary, store_warnings, sync_store
     from agentver.store import open_store
 
     if sync and not apply:
@@ -135,25 +139,27 @@ def _print_verdict(doc: dict[str, Any]) -> None:
         markup=False,
     )
     for name, arm in (("stable", stable), ("canary", canary)):
-        out.print(
+        line = (
             f"  {name:<6} v{arm['version']:<4} requests {arm['requests']:>8}  errors "
-            f"{arm['errors']:>6}  error rate {arm['error_rate'] * 100:6.2f}%",
+            f"{arm['errors']:>6}  error rate {arm['error_rate'] * 100:6.2f}%"
+        )
+        if arm["slow"] is not None:
+            line += f"  slow {arm['slow']}"
+        if arm["score_mean"] is not None:
+            line += f"  mean score {arm['score_mean']:.3f} ({arm['scored']} scored)"
+        out.print(line, markup=False)
+    ratio = "n/a (stable has no errors)" if doc["ratio"] is None else f"{doc['ratio']:.2f}"
+    out.print(f"  error-rate ratio {ratio}", markup=False)
+    for test in doc["evidence"]["tests"]:
+        e_value = "" if test["e_value"] is None else f"e={test['e_value']:.3g}  "
+        mark = "rejected" if test["rejected"] else "not yet"
+        out.print(
+            f"  {test['metric']:<7} {test['test']:<13} {e_value}always-valid p={test['p_value']:.3g}"
+            f"  needs {test['threshold']}  [{mark}]  (against: {test['null']})",
             markup=False,
         )
-    ratio = "n/a (stable has no errors)" if doc["ratio"] is None else f"{doc['ratio']:.2f}"
-    stat = "n/a" if doc["statistic"] is None else f"{doc['statistic']:.2f}"
-    p_value = "n/a" if doc["p_value"] is None else f"{doc['p_value']:.3g}"
-    out.print(f"  ratio {ratio}  statistic z={stat}  always-valid p={p_value}", markup=False)
-    latency = doc["latency"]
-    if latency is not None:
-        if latency["measured"]:
-            out.print(
-                f"  latency mean: canary {latency['canary_mean_ms']:.1f} ms vs stable "
-                f"{latency['stable_mean_ms']:.1f} ms ({latency['ratio']:.2f}x, limit "
-                f"{latency['limit']}x)",
-                markup=False,
-            )
-        else:
-            out.print("  latency: not measured yet", markup=False)
-    out.print(f"verdict: {doc['verdict']} (rule: {doc['rule']})", markup=False)
+    decided_by = doc["evidence"]["metric"] or "-"
+    out.print(
+        f"verdict: {doc['verdict']} (rule: {doc['rule']}, metric: {decided_by})", markup=False
+    )
     out.print(f"  {doc['reason']}", markup=False)

@@ -132,6 +132,7 @@ class Outcome:
     ok: bool
     latency_ms: float | None = None
     at: str = ""
+    score: float | None = None  # quality in [0, 1] (a rating, a judge's score)
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,9 @@ class ArmCounts:
     latency_mean_ms: float | None = None
     latency_max_ms: float | None = None
     versions: tuple[int, ...] = field(default=())
+    slow: int = 0  # outcomes with latency_ms over the ``slow_ms`` asked for
+    scored: int = 0  # outcomes with a score
+    score_sum: float = 0.0
 
     @property
     def error_rate(self) -> float:
@@ -174,6 +178,8 @@ class Store(Protocol):
 
     def record_outcomes(self, outcomes: Sequence[Outcome]) -> int: ...
 
-    def outcome_counts(self, agent: str, environment: str, salt: str) -> dict[str, ArmCounts]: ...
+    def outcome_counts(
+        self, agent: str, environment: str, salt: str, *, slow_ms: float | None = None
+    ) -> dict[str, ArmCounts]: ...
 
     def close(self) -> None: ...

@@ -112,7 +112,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        2,
+        "outcome quality score",
+        # A score in [0, 1] per outcome (RuntimeClient.record_outcome(score=...)); NULL
+        # for outcomes without one, and for every outcome recorded before this migration.
+        ("ALTER TABLE agent_outcomes ADD COLUMN score DOUBLE PRECISION",),
+    ),
 )
+
+# The first schema version whose agent_outcomes has the score column.
+OUTCOME_SCORE_VERSION = 2
 
 LATEST = MIGRATIONS[-1].version
 

@@ -52,6 +52,21 @@ OUTCOME_INSERT = insert_sql(
         "recorded_at",
     ),
 )
+OUTCOME_SCORE_INSERT = insert_sql(
+    "agent_outcomes",
+    (
+        "agent_id",
+        "environment",
+        "variant",
+        "version_number",
+        "config_hash",
+        "salt",
+        "ok",
+        "latency_ms",
+        "recorded_at",
+        "score",
+    ),
+)
 
 
 def utc_now() -> str:
@@ -279,7 +294,11 @@ class SqlStore(abc.ABC):
     # -- outcomes --------------------------------------------------------------------
 
     def record_outcomes(self, outcomes: Sequence[Outcome]) -> int:
-        """Append outcomes in one transaction; returns how many were written."""
+        """Append outcomes in one transaction; returns how many were written.
+
+        A store not yet migrated to the score column (no ``agentver sync`` since this
+        agentver) takes the outcomes without their scores rather than losing them all.
+        """
         if not outcomes:
             return 0
         now = utc_now()
@@ -294,24 +313,38 @@ class SqlStore(abc.ABC):
                 bool(o.ok),
                 o.latency_ms,
                 o.at or now,
+                o.score,
             )
             for o in outcomes
         ]
         with self._lock, self._write() as tx:
-            self._require_schema(tx)
-            tx.executemany(OUTCOME_INSERT, rows)
+            tx = self._require_schema(tx)
+            if self._schema(tx) >= migrations.OUTCOME_SCORE_VERSION:
+                tx.executemany(OUTCOME_SCORE_INSERT, rows)
+            else:
+                tx.executemany(OUTCOME_INSERT, [row[:-1] for row in rows])
         return len(rows)
 
-    def outcome_counts(self, agent: str, environment: str, salt: str) -> dict[str, ArmCounts]:
-        """Per variant ("stable", "canary"): totals of outcomes recorded under ``salt``."""
+    def outcome_counts(
+        self, agent: str, environment: str, salt: str, *, slow_ms: float | None = None
+    ) -> dict[str, ArmCounts]:
+        """Per variant ("stable", "canary"): totals of outcomes recorded under ``salt``;
+        ``slow`` counts latencies over ``slow_ms`` (0 when None)."""
         with self._lock, self._read() as tx:
             tx = self._require_schema(tx)
+            scores = (
+                "SUM(score), COUNT(score)"
+                if self._schema(tx) >= migrations.OUTCOME_SCORE_VERSION
+                else "0, 0"
+            )
             params = (agent, environment, salt)
             totals = tx.query(
                 "SELECT variant, COUNT(*), SUM(CASE WHEN ok THEN 0 ELSE 1 END),"
-                " COUNT(latency_ms), AVG(latency_ms), MAX(latency_ms) FROM agent_outcomes"
+                " COUNT(latency_ms), AVG(latency_ms), MAX(latency_ms),"
+                " SUM(CASE WHEN latency_ms > ? THEN 1 ELSE 0 END),"
+                f" {scores} FROM agent_outcomes"
                 " WHERE agent_id = ? AND environment = ? AND salt = ? GROUP BY variant",
-                params,
+                (slow_ms, *params),
             )
             version_rows = tx.query(
                 "SELECT DISTINCT variant, version_number FROM agent_outcomes"
@@ -319,7 +352,7 @@ class SqlStore(abc.ABC):
                 params,
             )
         counts = {variant: ArmCounts(0, 0) for variant in ("stable", "canary")}
-        for variant, requests, errors, lat_n, lat_mean, lat_max in totals:
+        for variant, requests, errors, lat_n, lat_mean, lat_max, slow, score_sum, scored in totals:
             numbers = tuple(sorted(int(n) for v, n in version_rows if v == variant))
             counts[variant] = ArmCounts(
                 requests=int(requests),
@@ -328,5 +361,8 @@ class SqlStore(abc.ABC):
                 latency_mean_ms=None if lat_mean is None else float(lat_mean),
                 latency_max_ms=None if lat_max is None else float(lat_max),
                 versions=numbers,
+                slow=int(slow or 0),
+                scored=int(scored or 0),
+                score_sum=float(score_sum or 0.0),
             )
         return counts
