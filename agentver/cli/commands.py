@@ -24,6 +24,8 @@ MODULES_BY_COMMAND: dict[str, tuple[str, ...]] = {
     "sync": ("store_cmds",),
     "verify": ("store_cmds",),
     "status": ("store_cmds",),
+    "serve": ("serve_cmd",),
+    "report": ("serve_cmd",),
 }
 ALL_MODULES = tuple(dict.fromkeys(m for mods in MODULES_BY_COMMAND.values() for m in mods))
 

@@ -95,6 +95,9 @@ def demo_command(
         echo(f"  {path_line}")
     for command in facts.explore:
         echo(f"  {command}")
+    echo(
+        f"Open the dashboard: agentver -C {target} serve, then http://127.0.0.1:8700/ (pip install 'agentver[web]')"
+    )
 
 
 def _path_hint() -> str | None:

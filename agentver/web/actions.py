@@ -1,0 +1,150 @@
+"""Pointer changes from the dashboard: the CLI's library code, previewed then applied.
+
+Each action builds the very ``Compute`` function the CLI command builds (``deploy``
+with the evaluation gate, ``rollback``, ``canary promote`` / ``canary abort``), so the
+checks, the gate and the commit message are the CLI's. A compute function is pure, so
+the confirmation page runs it on the current pointer to show exactly what would be
+written; the write then runs it again inside ``transact`` (lock, atomic write, one
+commit of one file) and refuses if the pointer changed since the page was shown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentver.compare import diff_refs
+from agentver.deploy import Compute, NoChange, Outcome, canary_end, deploy, transact
+from agentver.diff import ConfigDiff
+from agentver.errors import PointerError, UsageError
+from agentver.gate_check import enforce_gate
+from agentver.models import Pointer
+from agentver.pointers import serialize_pointer
+from agentver.refs import resolve_version
+from agentver.web.views import group_changes
+from agentver.web.worddiff import Row, side_by_side
+from agentver.workspace import Workspace
+
+ACTIONS = {
+    "deploy": "Deploy",
+    "rollback": "Roll back",
+    "promote": "Promote canary",
+    "abort": "Abort canary",
+}
+
+
+def fingerprint(pointer: Pointer) -> str:
+    """Identifies the pointer state a confirmation page was computed from."""
+    return hashlib.sha256(serialize_pointer(pointer)).hexdigest()[:16]
+
+
+def build_compute(ws: Workspace, action: str, agent: str, env: str, ref: str) -> Compute:
+    """The CLI's compute function for ``action`` (same gate, same checks, same message)."""
+    if action == "deploy":
+        version = resolve_version(ws, agent, ref, env)
+        current = ws.pointer(env, agent)
+        already = current.active is not None and current.active.config_hash == version.config_hash
+        # As `agentver deploy`: the gate is for what would change.
+        note = (
+            ""
+            if already and current.canary is None
+            else enforce_gate(ws, agent, version, env, skip=False, reason=None)
+        )
+        return deploy(version, env, "deploy", note)
+    if action == "rollback":
+        version = resolve_version(ws, agent, ref or "previous", env)
+        return deploy(version, env, "rollback")
+    if action in ("promote", "abort"):
+        return canary_end(env, action)
+    raise UsageError(f"unknown action {action!r}", f"one of: {', '.join(ACTIONS)}")
+
+
+@dataclass
+class Transition:
+    """Who gets a different version after the change, and the diff they get."""
+
+    who: str
+    old: int
+    new: int
+    diff: ConfigDiff
+    prompt_rows: list[Row]
+    sections: list[tuple[str, list[dict[str, Any]]]]
+
+
+@dataclass
+class Plan:
+    action: str
+    agent: str
+    environment: str
+    ref: str
+    before: Pointer
+    expect: str
+    after: Pointer | None = None
+    message: str | None = None
+    nothing: str | None = None  # the command would change nothing (and why)
+    pointer_rows: list[Row] = field(default_factory=list)
+    transitions: list[Transition] = field(default_factory=list)
+
+
+def preview(ws: Workspace, action: str, agent: str, env: str, ref: str) -> Plan:
+    """What the action would write; AgentverError when the CLI would refuse it."""
+    before = ws.pointer(env, agent)
+    plan = Plan(action, agent, env, ref, before, fingerprint(before))
+    compute = build_compute(ws, action, agent, env, ref)
+    try:
+        after, message = compute(before)
+    except NoChange as exc:
+        plan.nothing = exc.message
+        return plan
+    plan.after, plan.message = after, message
+    plan.pointer_rows = side_by_side(
+        serialize_pointer(before).decode("utf-8"), serialize_pointer(after).decode("utf-8")
+    )
+    plan.transitions = _transitions(ws, agent, env, before, after)
+    return plan
+
+
+def _transitions(
+    ws: Workspace, agent: str, env: str, before: Pointer, after: Pointer
+) -> list[Transition]:
+    moves: list[tuple[str, int, int]] = []
+    if before.active and after.active and before.active.version != after.active.version:
+        moves.append(("users of the stable version", before.active.version, after.active.version))
+    if (
+        before.canary
+        and after.canary is None
+        and after.active
+        and before.canary.version != after.active.version
+    ):
+        moves.append(("users in the canary", before.canary.version, after.active.version))
+    out = []
+    for who, old, new in moves:
+        diff, _ = diff_refs(ws, agent, str(old), str(new), env)
+        rows = side_by_side(diff.from_side.config.system_prompt, diff.to_side.config.system_prompt)
+        out.append(Transition(who, old, new, diff, rows, group_changes(diff.changes)))
+    return out
+
+
+def apply(ws: Workspace, action: str, agent: str, env: str, ref: str, expect: str) -> Outcome:
+    """Run the action through ``transact``; refuse if the pointer moved since the preview."""
+    compute = build_compute(ws, action, agent, env, ref)
+
+    def guarded(before: Pointer) -> tuple[Pointer, str]:
+        if fingerprint(before) != expect:
+            raise PointerError(
+                f"the {env} pointer of {agent} changed since the confirmation page was shown; "
+                "nothing written",
+                "review the change again",
+            )
+        return compute(before)
+
+    return transact(ws, env, agent, guarded)
+
+
+def describe(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "changed": outcome.changed,
+        "message": outcome.message.split("\n", 1)[0],
+        "commit": outcome.commit,
+    }
