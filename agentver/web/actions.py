@@ -1,11 +1,11 @@
-"""Pointer changes from the dashboard: the CLI's library code, previewed then applied.
+"""Pointer changes from the dashboard: previewed, then applied by the CLI's library.
 
-Each action builds the very ``Compute`` function the CLI command builds (``deploy``
-with the evaluation gate, ``rollback``, ``canary promote`` / ``canary abort``), so the
-checks, the gate and the commit message are the CLI's. A compute function is pure, so
-the confirmation page runs it on the current pointer to show exactly what would be
-written; the write then runs it again inside ``transact`` (lock, atomic write, one
-commit of one file) and refuses if the pointer changed since the page was shown.
+The write calls ``agentver.deploy``'s action functions (``deploy`` through the
+evaluation gate, ``rollback``, ``canary_promote``, ``canary_abort``): the functions the
+CLI commands call, so the checks and the commit message are the CLI's. The confirmation
+page runs the pure change function of the same action (``deploy.changes``) on the
+current pointer to show exactly what would be written; the write refuses when the
+pointer differs from what the page showed (someone ran the CLI meanwhile).
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentver.compare import diff_refs
-from agentver.deploy import Compute, NoChange, Outcome, canary_end, deploy, transact
+from agentver.deploy import actions as library
+from agentver.deploy import changes
+from agentver.deploy.gate import enforce_gate
+from agentver.deploy.pointers import serialize_pointer
+from agentver.deploy.transaction import Compute, NoChange, Outcome
 from agentver.diff import ConfigDiff
 from agentver.errors import PointerError, UsageError
-from agentver.gate_check import enforce_gate
 from agentver.models import Pointer
-from agentver.pointers import serialize_pointer
 from agentver.refs import resolve_version
 from agentver.web.views import group_changes
 from agentver.web.worddiff import Row, side_by_side
@@ -40,7 +42,7 @@ def fingerprint(pointer: Pointer) -> str:
 
 
 def build_compute(ws: Workspace, action: str, agent: str, env: str, ref: str) -> Compute:
-    """The CLI's compute function for ``action`` (same gate, same checks, same message)."""
+    """The change function ``agentver.deploy.actions`` runs for ``action``, for the preview."""
     if action == "deploy":
         version = resolve_version(ws, agent, ref, env)
         current = ws.pointer(env, agent)
@@ -51,12 +53,12 @@ def build_compute(ws: Workspace, action: str, agent: str, env: str, ref: str) ->
             if already and current.canary is None
             else enforce_gate(ws, agent, version, env, skip=False, reason=None)
         )
-        return deploy(version, env, "deploy", note)
+        return changes.deploy(version, env, "deploy", note)
     if action == "rollback":
         version = resolve_version(ws, agent, ref or "previous", env)
-        return deploy(version, env, "rollback")
+        return changes.deploy(version, env, "rollback")
     if action in ("promote", "abort"):
-        return canary_end(env, action)
+        return changes.canary_end(env, action)
     raise UsageError(f"unknown action {action!r}", f"one of: {', '.join(ACTIONS)}")
 
 
@@ -127,19 +129,26 @@ def _transitions(
 
 
 def apply(ws: Workspace, action: str, agent: str, env: str, ref: str, expect: str) -> Outcome:
-    """Run the action through ``transact``; refuse if the pointer moved since the preview."""
-    compute = build_compute(ws, action, agent, env, ref)
+    """Run the action as the CLI does; refuse if the pointer moved since the preview.
 
-    def guarded(before: Pointer) -> tuple[Pointer, str]:
-        if fingerprint(before) != expect:
-            raise PointerError(
-                f"the {env} pointer of {agent} changed since the confirmation page was shown; "
-                "nothing written",
-                "review the change again",
-            )
-        return compute(before)
-
-    return transact(ws, env, agent, guarded)
+    The comparison happens just before the library takes its lock: a CLI command that
+    lands in between is caught by the library's own checks, not by this one.
+    """
+    if action not in ACTIONS:
+        raise UsageError(f"unknown action {action!r}", f"one of: {', '.join(ACTIONS)}")
+    if fingerprint(ws.pointer(env, agent)) != expect:
+        raise PointerError(
+            f"the {env} pointer of {agent} changed since the confirmation page was shown; "
+            "nothing written",
+            "review the change again",
+        )
+    if action == "deploy":
+        return library.deploy(ws, agent, ref, environment=env)
+    if action == "rollback":
+        return library.rollback(ws, agent, ref or "previous", environment=env)
+    if action == "promote":
+        return library.canary_promote(ws, agent, environment=env)
+    return library.canary_abort(ws, agent, environment=env)
 
 
 def describe(outcome: Outcome) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from agentver.pointers import PointerEvent
+from agentver.deploy.pointers import PointerEvent
 
 WIDTH = 720
 HEIGHT = 180

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from agentver.audit import event_json, parse_time, resolve_user, state_at
+from agentver.deploy.audit import event_json, parse_time, resolve_user, state_at
 from agentver.errors import AgentverError, NotFound, StoreError
 from agentver.web.storeview import opened
 from agentver.workspace import Workspace

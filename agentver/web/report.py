@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from agentver.compare import diff_revisions
+from agentver.deploy.pointers import POINTER_DIR, parse_pointer
 from agentver.errors import NotFound, UsageError
 from agentver.models import Pointer
-from agentver.pointers import POINTER_DIR, parse_pointer
 from agentver.web import views
 from agentver.web.render import STATIC, render
 from agentver.web.worddiff import counts, side_by_side

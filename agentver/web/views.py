@@ -154,7 +154,7 @@ def agent_page(ws: Workspace, agent: str) -> dict[str, Any]:
     history = ws.history(agent)
     markers: dict[int, dict[str, str]] = {}
     envs: list[EnvHistory] = []
-    from agentver.audit import event_json
+    from agentver.deploy.audit import event_json
 
     for env in ws.settings.environments:
         pointer = ws.pointer(env, agent)

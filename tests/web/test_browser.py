@@ -302,10 +302,12 @@ def test_roll_back_from_the_browser(page: object, served: Served) -> None:
     expect = playwright_sync.expect
     page.goto(served.url + "/agents/support")  # type: ignore[attr-defined]
     production = page.get_by_role("article", name="production")  # type: ignore[attr-defined]
-    production.get_by_role("button", name="Roll back to previous…").click()
+    # v2: older than the active v3 and valid (v4 and v5 lack the billing policy's phrase)
+    production.get_by_label("version").select_option("2")
+    production.get_by_role("button", name="Roll back…", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Roll back support in production?")  # type: ignore[attr-defined]
     expect(page.locator("#commit-message")).to_have_text(
-        "agentver(production): rollback support to v5"
+        "agentver(production): rollback support to v2"
     )  # type: ignore[attr-defined]
     shot(page, "confirm.png")
     page.get_by_role("button", name="Roll back: commit").click()  # type: ignore[attr-defined]
@@ -314,14 +316,14 @@ def test_roll_back_from_the_browser(page: object, served: Served) -> None:
     expect(page.locator(".notice")).to_contain_text(commit[:10])  # type: ignore[attr-defined]
     assert (
         git(served.root, "log", "-1", "--format=%s")
-        == "agentver(production): rollback support to v5\n"
+        == "agentver(production): rollback support to v2\n"
     )
     assert git(served.root, "show", "--name-only", "--format=", "HEAD").split() == [
         ".agentver/deployments/production/support.yaml"
     ]
     assert (
-        "active: {version: 5,"
+        "active: {version: 2,"
         in (served.root / ".agentver/deployments/production/support.yaml").read_text()
     )
-    expect(page.locator("tr#v5")).to_contain_text("production: active")  # type: ignore[attr-defined]
+    expect(page.locator("tr#v2")).to_contain_text("production: active")  # type: ignore[attr-defined]
     shot(page, "agent-after-rollback.png")

@@ -107,7 +107,7 @@ def test_writes_are_off_by_default(demo_repo: Path, client_for: Any) -> None:
 def test_write_needs_the_token_and_our_origin(demo_repo: Path, client_for: Any) -> None:
     client = client_for(demo_repo, allow_writes=True)
     head = git(demo_repo, "rev-parse", "HEAD")
-    form = _confirm(client, "action=rollback&env=production&ref=previous")
+    form = _confirm(client, "action=rollback&env=production&ref=2")
     assert form["token"] == client.guard.token
     url = "/agents/support/actions"
     no_token = {k: v for k, v in form.items() if k != "token"}
@@ -128,7 +128,7 @@ def test_write_needs_the_token_and_our_origin(demo_repo: Path, client_for: Any) 
     assert done.status_code == 303
     assert (
         git(demo_repo, "log", "-1", "--format=%s")
-        == "agentver(production): rollback support to v5\n"
+        == "agentver(production): rollback support to v2\n"
     )
     assert (
         done.headers["location"]
