@@ -1,7 +1,7 @@
 """Deployments, canaries and commits as the dashboard shows them (library calls only).
 
 ``audit`` answers "what ran at time T" and "which variant did this user get";
-the canary verdict is ``canary_eval.evaluate_canary`` on the store's outcomes, exactly
+the canary verdict is ``canary.evaluate.evaluate_canary`` on the store's outcomes, exactly
 what ``agentver canary evaluate`` prints, and the same document feeds the canary page
 and its live refresh.
 """
@@ -91,7 +91,7 @@ def canary_document(
 
     ``running`` is False when no canary runs; ``problem`` says why there is no verdict
     (no store, not synced, unreachable)."""
-    from agentver.canary_eval import evaluate_canary, store_warnings
+    from agentver.canary.evaluate import evaluate_canary, store_warnings
 
     pointer = ws.pointer(env, agent)
     base: dict[str, Any] = {

@@ -223,11 +223,13 @@ def test_canary_counts_refresh_without_reload(page: object, served: Served) -> N
     expect(page.locator('[data-field="verdict"]')).to_have_text(_verdict(served))  # type: ignore[attr-defined]
     assert page.evaluate("window.__sameDocument") is True  # type: ignore[attr-defined]
     expect(page.locator("#refreshed")).to_contain_text("Live: updated")  # type: ignore[attr-defined]
+    expect(page.locator('[data-field="stable.slow"]')).to_have_text("n/a")  # type: ignore[attr-defined]
+    expect(page.locator(".updated")).to_have_count(0)  # type: ignore[attr-defined]
     shot(page, "canary.png")
 
 
 def _verdict(served: Served) -> str:
-    from agentver.canary_eval import evaluate_canary
+    from agentver.canary.evaluate import evaluate_canary
     from agentver.store import open_store
     from agentver.workspace import Workspace
 

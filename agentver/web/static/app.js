@@ -11,6 +11,11 @@
     return value === null || value === undefined ? "n/a" : Number(value).toFixed(digits);
   }
 
+  // Like the server's "%.3g" for the usual magnitudes: 1.0 -> "1", 0.01234 -> "0.0123".
+  function g3(value) {
+    return value === null || value === undefined ? "n/a" : String(Number(Number(value).toPrecision(3)));
+  }
+
   function setField(root, name, text) {
     var node = root.querySelector('[data-field="' + name + '"]');
     if (node && node.textContent !== String(text)) {
@@ -18,6 +23,28 @@
       node.classList.add("updated");
       window.setTimeout(function () { node.classList.remove("updated"); }, 800);
     }
+  }
+
+  function cell(row, text, numeric) {
+    var td = document.createElement("td");
+    td.textContent = text; // text, never markup
+    if (numeric) { td.className = "num"; }
+    row.appendChild(td);
+  }
+
+  function renderTests(tests) {
+    var body = document.getElementById("tests");
+    if (!body) { return; }
+    var rows = document.createDocumentFragment();
+    tests.forEach(function (t) {
+      var row = document.createElement("tr");
+      cell(row, t.metric); cell(row, t.test); cell(row, t.null);
+      cell(row, g3(t.e_value), true);
+      cell(row, g3(t.p_value), true);
+      cell(row, t.threshold); cell(row, t.rejected ? "yes" : "no");
+      rows.appendChild(row);
+    });
+    body.replaceChildren(rows);
   }
 
   function apply(root, doc) {
@@ -32,10 +59,14 @@
       setField(root, arm + ".requests", ev[arm].requests);
       setField(root, arm + ".errors", ev[arm].errors);
       setField(root, arm + ".error_rate", pct(ev[arm].error_rate));
+      setField(root, arm + ".slow", ev[arm].slow === null ? "n/a" : ev[arm].slow);
+      setField(root, arm + ".scored", ev[arm].scored);
+      setField(root, arm + ".score_mean", ev[arm].score_mean === null ? "n/a" : Number(ev[arm].score_mean).toFixed(3));
     });
+    renderTests(ev.evidence ? ev.evidence.tests : []);
     setField(root, "ratio", fixed(ev.ratio, 2));
-    setField(root, "statistic", fixed(ev.statistic, 2));
-    setField(root, "p_value", ev.p_value === null ? "n/a" : Number(ev.p_value).toPrecision(3));
+    setField(root, "statistic", g3(ev.statistic));
+    setField(root, "p_value", g3(ev.p_value));
   }
 
   function poll(root) {
