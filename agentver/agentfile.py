@@ -54,6 +54,24 @@ def read_worktree_file(root: Path, rel: str) -> bytes:
     return path.read_bytes()
 
 
+def parse_agent_blob(raw: bytes, path: str) -> tuple[Any, AgentConfig]:
+    """The parsed document and its hashable config, for loops over many files.
+
+    libyaml's fast path first (``fastyaml``); the located loader only when that path
+    cannot vouch for the document, so every error still carries its line and column.
+    """
+    from agentver.fastyaml import fast_load
+
+    ok, data = fast_load(raw)
+    if ok:
+        try:
+            return data, agent_config(Loaded(path, data, ""))
+        except ConfigError:
+            pass  # re-parsed below to locate the error
+    loaded, config = load_agent(raw, path)
+    return loaded.data, config
+
+
 def load_agent(raw: bytes, path: str) -> tuple[Loaded, AgentConfig]:
     loaded = load_yaml(raw, path)
     return loaded, agent_config(loaded)
@@ -120,7 +138,15 @@ def schema_findings(loaded: Loaded) -> list[Finding]:
 
 
 def is_valid(data: Any) -> bool:
-    return isinstance(data, dict) and bool(_validator().is_valid(data))
+    """Passes the agent schema: the compiled yes/no check (``schema_findings`` explains)."""
+    return isinstance(data, dict) and _compiled()(data)
+
+
+@lru_cache(maxsize=1)
+def _compiled() -> Any:
+    from agentver.fastschema import compiled_check
+
+    return compiled_check(json.dumps(agent_schema(), sort_keys=True))
 
 
 _TYPE_NAMES = {

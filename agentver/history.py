@@ -20,19 +20,28 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-from agentver.agentfile import agent_config, agent_schema, is_agent_id, schema_findings
-from agentver.config import load_yaml
+from agentver.agentfile import (
+    agent_config,
+    agent_schema,
+    is_agent_id,
+    is_valid,
+    parse_agent_blob,
+    schema_findings,
+)
+from agentver.config import Loaded, load_yaml
 from agentver.errors import AgentverError, ConfigError, NotFound
+from agentver.fastyaml import fast_load
 from agentver.gitrepo import CommitInfo, FileChange, GitRepo
 from agentver.hashing import config_hash
 from agentver.models import AgentConfig, Version
 from agentver.settings import Settings
-from agentver.storable import storable_problems
+from agentver.storable import MAX_FILE_BYTES, storable_problems, value_problems
 from agentver.validity import RULES_VERSION
 
 # 2: versions stored as rows (list --json reads ~16k of them); 3: validity with reasons
 CACHE_FORMAT = "3"
 _KEEP_CACHED_HEADS = 8
+_MAX_PARSED_BYTES = 64 * 1024 * 1024  # of YAML source kept parsed for sync's reuse
 Notify = Callable[[str], None]
 
 
@@ -92,16 +101,34 @@ def analyze_blob(raw: bytes, path: str) -> BlobInfo:
     A hashable file is a version whatever today's rules say (docs/design.md section 3);
     the schema and the storable rule only decide whether it is valid, and why not.
     """
+    return _analyze(raw, path)[0]
+
+
+def _analyze(raw: bytes, path: str) -> tuple[BlobInfo, AgentConfig | None]:
+    # Fast path (issue 16): libyaml's constructor, the compiled schema check and the
+    # storable rule on the plain value. Only a file without "!" (no explicit tags) that
+    # passes all three is vouched for here; anything else is parsed again with
+    # locations, so an invalid version's reasons carry their line and column.
+    if b"!" not in raw and len(raw) <= MAX_FILE_BYTES:
+        ok, data = fast_load(raw)
+        if ok:
+            try:
+                config = agent_config(Loaded(path, data, ""))
+            except ConfigError:
+                pass  # located below
+            else:
+                if is_valid(data) and not value_problems(data):
+                    return BlobInfo(config_hash(config), True, None), config
     try:
         loaded = load_yaml(raw, path)
         config = agent_config(loaded)
         digest = config_hash(config)
     except ConfigError as exc:
-        return BlobInfo(None, False, f"line {exc.line}, col {exc.col}: {exc.reason}")
+        return BlobInfo(None, False, f"line {exc.line}, col {exc.col}: {exc.reason}"), None
     problems = [(f.line, f.col, f.message) for f in schema_findings(loaded)]
     problems += [(p.line, p.col, p.message) for p in storable_problems(loaded)]
     reasons = tuple(f"line {line}, col {col}: {message}" for line, col, message in sorted(problems))
-    return BlobInfo(digest, not reasons, None, reasons)
+    return BlobInfo(digest, not reasons, None, reasons), config
 
 
 def agent_path(settings: Settings, agent: str) -> str:
@@ -127,6 +154,10 @@ class HistoryIndex:
         rules = f"{schema_digest[:12]}-r{RULES_VERSION}"
         self.blob_cache_path = self.cache_root / f"blobs-{rules}.json"
         self._memo: dict[str, AgentHistory] = {}
+        # Configs parsed by this process, by blob id, so that sync does not parse a blob
+        # a second time; bounded, since a cold history can hold 100,000 versions.
+        self._parsed: dict[str, AgentConfig] = {}
+        self._parsed_bytes = 0
 
     # -- public -----------------------------------------------------------------------
 
@@ -207,9 +238,16 @@ class HistoryIndex:
         missing = [blob for blob in wanted if blob not in cache]
         if missing:
             for blob, raw in self.repo.read_blobs(missing).items():
-                cache[blob] = analyze_blob(raw, wanted[blob])
+                cache[blob], config = _analyze(raw, wanted[blob])
+                if config is not None and self._parsed_bytes < _MAX_PARSED_BYTES:
+                    self._parsed[blob] = config
+                    self._parsed_bytes += len(raw)
             self._save_blob_cache(cache)
         return cache
+
+    def parsed_config(self, blob: str) -> AgentConfig | None:
+        """The config of ``blob`` if this process already parsed it (else None: read it)."""
+        return self._parsed.get(blob)
 
     # -- caches -------------------------------------------------------------------------
 
@@ -374,7 +412,8 @@ def _atomic_write(path: Path, document: Any) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, separators=(",", ":"))
+            # dumps, not dump: json.dump streams through the pure-Python encoder
+            handle.write(json.dumps(document, separators=(",", ":")))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -386,4 +425,4 @@ def load_version_config(repo: GitRepo, settings: Settings, version: Version) -> 
     raw = repo.read_blobs([version.blob]).get(version.blob)
     if raw is None:
         raise AgentverError(f"blob {version.blob} of {version.agent} v{version.version} is missing")
-    return agent_config(load_yaml(raw, agent_path(settings, version.agent)))
+    return parse_agent_blob(raw, agent_path(settings, version.agent))[1]

@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from agentver.agentfile import agent_config
-from agentver.config import load_yaml
+from agentver.agentfile import parse_agent_blob
 from agentver.deploy.pointers import POINTER_DIR, parse_pointer
 from agentver.errors import AgentverError, ConfigError
 from agentver.hashing import config_hash
@@ -56,7 +55,10 @@ def build_snapshot(ws: Workspace, environments: list[str], store: Store | None =
     histories = ws.agents()
     versions: list[Version] = [v for h in histories.values() for v in h.versions]
     known = _proven_store_configs(store, versions)
-    contents = ws.repo.read_blobs(v.blob for v in versions if (v.agent, v.version) not in known)
+    parsed = {v.blob: ws.index.parsed_config(v.blob) for v in versions}  # from history, if cold
+    contents = ws.repo.read_blobs(
+        v.blob for v in versions if (v.agent, v.version) not in known and parsed[v.blob] is None
+    )
     stored: list[StoredVersion] = []
     for version in versions:
         proven = known.get((version.agent, version.version))
@@ -64,7 +66,7 @@ def build_snapshot(ws: Workspace, environments: list[str], store: Store | None =
             stored.append(StoredVersion(version, proven))
             continue
         path = agent_path(ws.settings, version.agent)
-        config = agent_config(load_yaml(contents[version.blob], path))
+        config = parsed[version.blob] or parse_agent_blob(contents[version.blob], path)[1]
         if config_hash(config) != version.config_hash:  # the blob cache is never trusted blindly
             raise ConfigError(
                 "content does not match its cached hash; delete .git/agentver-cache", path
