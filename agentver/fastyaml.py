@@ -38,12 +38,24 @@ class _Bail(Exception):
 
 
 class _FastLoader(_Loader):  # type: ignore[misc]
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0  # the located loader's depth and node limits, counted as we go
+        self.nodes = 0
+
     def construct_object(self, node: Any, deep: bool = False) -> Any:
         # An anchored node used again through an alias is already constructed: the
         # located loader expands (and caps) aliases, so let it decide.
         if node in self.constructed_objects:
             raise _Bail
-        return super().construct_object(node, deep=True)
+        self.nodes += 1
+        if self.depth > config.MAX_DEPTH or self.nodes > config.MAX_NODES:
+            raise _Bail
+        self.depth += 1
+        try:
+            return super().construct_object(node, deep=True)
+        finally:
+            self.depth -= 1
 
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[str, Any]:
         if not isinstance(node, yaml.MappingNode) or node.tag != "tag:yaml.org,2002:map":
@@ -72,9 +84,10 @@ class _FastLoader(_Loader):  # type: ignore[misc]
         return int(node.value)
 
     def construct_yaml_float(self, node: Any) -> float:
-        if not _DECIMAL_FLOAT.match(node.value):
+        value = float(node.value) if _DECIMAL_FLOAT.match(node.value) else math.inf
+        if not math.isfinite(value):  # also 1.0e+999, which overflows to inf
             raise _Bail
-        return float(node.value)
+        return value
 
     def construct_yaml_bool(self, node: Any) -> bool:
         text = str(node.value).lower()
@@ -115,20 +128,4 @@ def fast_load(raw: bytes) -> tuple[bool, Any]:
         return False, None
     finally:
         loader.dispose()
-    if not _plain(data, 0, [0]):
-        return False, None
     return True, data
-
-
-def _plain(value: Any, depth: int, count: list[int]) -> bool:
-    """The located loader's depth, size and finiteness limits, checked on the result."""
-    count[0] += 1
-    if depth > config.MAX_DEPTH or count[0] > config.MAX_NODES:
-        return False
-    if isinstance(value, dict):
-        return all(_plain(child, depth + 1, count) for child in value.values())
-    if isinstance(value, list):
-        return all(_plain(child, depth + 1, count) for child in value)
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return True

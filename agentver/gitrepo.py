@@ -173,6 +173,27 @@ class GitRepo:
             == 0
         )
 
+    def first_parent_descends(self, older: str, newer: str, limit: int) -> bool:
+        """``older`` is on ``newer``'s first-parent line, at most ``limit`` commits back."""
+        proc = run_git(
+            [
+                "rev-list",
+                "--first-parent",
+                "--parents",
+                f"--max-count={limit + 1}",
+                f"{older}..{newer}",
+            ],
+            self.root,
+            check=False,
+        )
+        if proc.returncode != 0:
+            return False
+        rows = proc.stdout.decode().splitlines()
+        if not rows or len(rows) > limit:
+            return False
+        oldest = rows[-1].split()
+        return len(oldest) >= 2 and oldest[1] == older
+
     def has_commit_graph(self) -> bool:
         info = self.git_dir / "objects" / "info"
         return (info / "commit-graph").exists() or (info / "commit-graphs").exists()

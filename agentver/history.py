@@ -34,6 +34,7 @@ from agentver.fastyaml import fast_load
 from agentver.gitrepo import CommitInfo, FileChange, GitRepo
 from agentver.hashing import config_hash
 from agentver.models import AgentConfig, Version
+from agentver.parallel import parallel_map
 from agentver.settings import Settings
 from agentver.storable import MAX_FILE_BYTES, storable_problems, value_problems
 from agentver.validity import RULES_VERSION
@@ -41,6 +42,7 @@ from agentver.validity import RULES_VERSION
 # 2: versions stored as rows (list --json reads ~16k of them); 3: validity with reasons
 CACHE_FORMAT = "3"
 _KEEP_CACHED_HEADS = 8
+_MAX_EXTEND = 2000  # new first-parent commits beyond which a full pass is as cheap
 _MAX_PARSED_BYTES = 64 * 1024 * 1024  # of YAML source kept parsed for sync's reuse
 Notify = Callable[[str], None]
 
@@ -102,6 +104,10 @@ def analyze_blob(raw: bytes, path: str) -> BlobInfo:
     the schema and the storable rule only decide whether it is valid, and why not.
     """
     return _analyze(raw, path)[0]
+
+
+def _analyze_item(item: tuple[bytes, str]) -> tuple[BlobInfo, AgentConfig | None]:
+    return _analyze(*item)
 
 
 def _analyze(raw: bytes, path: str) -> tuple[BlobInfo, AgentConfig | None]:
@@ -194,14 +200,51 @@ class HistoryIndex:
         """Every agent that has a file at HEAD or had versions (retired agents included)."""
         histories = _decoded(self._read_cache("_all.json"), _histories_from_json)
         if histories is None:
-            histories = self._compute([f"{self.settings.agents_dir}/"])
+            histories = self._extend_previous()
+            if histories is None:
+                histories = self._compute([f"{self.settings.agents_dir}/"])
             self._write_cache(histories, all_agents=True)
         self._memo.update(histories)
         return histories
 
     # -- computing ----------------------------------------------------------------------
 
+    def _extend_previous(self) -> dict[str, AgentHistory] | None:
+        """Every agent's versions from the last HEAD whose lists are cached, plus the commits
+        since, when that HEAD is on HEAD's first-parent line (the usual pull or merge):
+        a sync after one new commit then reads one commit's changes, not the whole log."""
+        marker = self.cache_root / "history" / "_latest"
+        try:
+            name = marker.read_text("utf-8").strip()
+        except OSError:
+            return None
+        previous_head, _, key = name.partition("-")
+        if key != self.cache_dir.name.partition("-")[2] or previous_head == self.head:
+            return None
+        if not self.repo.first_parent_descends(previous_head, self.head, _MAX_EXTEND):
+            return None
+        try:
+            data = json.loads((self.cache_dir.parent / name / "_all.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        histories = _decoded(data, _histories_from_json)
+        if histories is None:
+            return None
+        new = self._events(f"{previous_head}..{self.head}", [f"{self.settings.agents_dir}/"])
+        for agent, (path, events, blobs) in new.items():
+            histories[agent] = _build(agent, path, events, blobs, histories.get(agent))
+        return histories
+
     def _compute(self, pathspecs: list[str]) -> dict[str, AgentHistory]:
+        return {
+            agent: _build(agent, path, events, blobs)
+            for agent, (path, events, blobs) in self._events(self.head, pathspecs).items()
+        }
+
+    def _events(
+        self, revisions: str, pathspecs: list[str]
+    ) -> dict[str, tuple[str, list[tuple[CommitInfo, FileChange]], dict[str, BlobInfo]]]:
+        """Per agent: its file, the changes to it in ``revisions`` oldest first, blob facts."""
         wants_graph = self.settings.commit_graph and not self.repo.has_commit_graph()
         if wants_graph and self.repo.write_commit_graph():
             self.notify(
@@ -209,11 +252,11 @@ class HistoryIndex:
                 "(once; set `commit_graph: false` in agentver.yaml to opt out)"
             )
         per_file: dict[str, list[tuple[CommitInfo, FileChange]]] = {}
-        for info, changes in self.repo.log_changes(self.head, pathspecs):
+        for info, changes in self.repo.log_changes(revisions, pathspecs):
             for change in changes:
                 per_file.setdefault(change.path, []).append((info, change))
         blobs = self._blob_infos(per_file)
-        histories: dict[str, AgentHistory] = {}
+        out: dict[str, tuple[str, list[tuple[CommitInfo, FileChange]], dict[str, BlobInfo]]] = {}
         prefix = f"{self.settings.agents_dir}/"
         for path, events in sorted(per_file.items()):
             name = path[len(prefix) :] if path.startswith(prefix) else ""
@@ -222,8 +265,8 @@ class HistoryIndex:
             agent = name[: -len(".yaml")]
             if not is_agent_id(agent):
                 continue  # `validate` reports bad file names; history ignores them
-            histories[agent] = _build(agent, path, list(reversed(events)), blobs)
-        return histories
+            out[agent] = (path, list(reversed(events)), blobs)
+        return out
 
     def _blob_infos(
         self, per_file: dict[str, list[tuple[CommitInfo, FileChange]]]
@@ -237,8 +280,12 @@ class HistoryIndex:
         }
         missing = [blob for blob in wanted if blob not in cache]
         if missing:
-            for blob, raw in self.repo.read_blobs(missing).items():
-                cache[blob], config = _analyze(raw, wanted[blob])
+            contents = self.repo.read_blobs(missing)
+            items = [(raw, wanted[blob]) for blob, raw in contents.items()]
+            for (blob, raw), (info, config) in zip(
+                contents.items(), parallel_map(_analyze_item, items), strict=True
+            ):
+                cache[blob] = info
                 if config is not None and self._parsed_bytes < _MAX_PARSED_BYTES:
                     self._parsed[blob] = config
                     self._parsed_bytes += len(raw)
@@ -287,6 +334,8 @@ class HistoryIndex:
                     for name, h in histories.items()
                 }
                 _atomic_write(self.cache_dir / "_summary.json", {"agents": summary})
+                marker = self.cache_dir.parent / "_latest"
+                marker.write_text(self.cache_dir.name, "utf-8")
             self._prune()
         except OSError:
             pass  # a cache is an optimisation: a read-only .git must not fail a command
@@ -325,9 +374,15 @@ def _build(
     path: str,
     events: list[tuple[CommitInfo, FileChange]],
     blobs: dict[str, BlobInfo],
+    previous: AgentHistory | None = None,
 ) -> AgentHistory:
+    """An agent's history from its changes, oldest first, continuing ``previous`` if given."""
     history = AgentHistory(agent)
-    last_hash: str | None = None
+    if previous is not None:
+        history.versions = list(previous.versions)
+        history.warnings = list(previous.warnings)
+        history.present = previous.present
+    last_hash = history.versions[-1].config_hash if history.versions else None
     for info, change in events:  # oldest first
         if change.blob is None:
             history.present = False  # retired; numbering continues if it comes back

@@ -117,3 +117,17 @@ def test_fast_path_agrees_with_load_yaml(raw: bytes) -> None:
 @given(st.binary(max_size=64))
 def test_fast_path_never_raises_on_bytes(raw: bytes) -> None:
     check_contract(raw)
+
+
+@pytest.mark.parametrize("depth", [63, 64, 65, 66])
+def test_depth_limit_matches(depth: int) -> None:
+    check_contract(b"a: " + b"[" * depth + b"1" + b"]" * depth + b"\n")
+
+
+@pytest.mark.parametrize("items", [99_998, 99_999, 100_000])
+def test_node_limit_matches(items: int) -> None:
+    check_contract(b"a: [" + b"1," * items + b"1]\n")
+
+
+def test_float_overflow_is_not_vouched_for() -> None:
+    assert fast_load(b"a: 1.0e+999\n") == (False, None)
