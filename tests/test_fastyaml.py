@@ -16,7 +16,7 @@ from agentver.fastyaml import fast_load
 def located(raw: bytes) -> tuple[bool, Any]:
     try:
         return True, load_yaml(raw, "x.yaml").data
-    except (ConfigError, ValueError):  # PROVISIONAL until the loader refuses !!int abc
+    except ConfigError:
         return False, None
 
 
@@ -131,3 +131,31 @@ def test_node_limit_matches(items: int) -> None:
 
 def test_float_overflow_is_not_vouched_for() -> None:
     assert fast_load(b"a: 1.0e+999\n") == (False, None)
+
+
+AGENT_DOCS = st.builds(
+    lambda model, temp, tokens, extra: (
+        f"model: {model}\nsystem_prompt: |\n  You help.\ntemperature: {temp}\n"
+        f"max_tokens: {tokens}\nguardrails: {{g: {extra}}}\n"
+    ).encode(),
+    st.sampled_from(["gpt-4o", "'1.10'", "1.10", "!!str x", ""]),
+    SCALARS.filter(lambda s: "\n" not in s),
+    st.sampled_from(["1", "0", "-3", "99999999999999999999", "0x10", "4096", "1.5", "yes"]),
+    SCALARS.filter(lambda s: "\n" not in s),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(AGENT_DOCS)
+def test_history_fast_path_gives_the_slow_paths_verdict(raw: bytes) -> None:
+    """analyze_blob with the fast path equals analyze_blob with it switched off."""
+    from agentver import history
+
+    fast = history.analyze_blob(raw, "agents/a.yaml")
+    original = history.fast_load
+    history.fast_load = lambda raw: (False, None)
+    try:
+        slow = history.analyze_blob(raw, "agents/a.yaml")
+    finally:
+        history.fast_load = original
+    assert fast == slow
