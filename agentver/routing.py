@@ -11,6 +11,9 @@ import hashlib
 import math
 import re
 import secrets
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from agentver.errors import NotFound, UsageError
@@ -25,12 +28,26 @@ _PERCENT_RULE = "a plain decimal greater than 0 and at most 100, with at most tw
 _PERCENT_HINT = "for example --percent 10 or --percent 12.5"
 
 
+# The first 4 bytes of the digest big-endian == int(hexdigest()[:8], 16), read without the
+# hex round trip or a slice (the runtime calls this twice on a canary + flag resolve).
+_sha256 = hashlib.sha256
+_first_u32 = struct.Struct(">I").unpack_from
+
+
+def bucket_prefix(salt: str, agent_id: str) -> str:
+    """The part of the hashed text that does not depend on the user: ``salt:agent:``."""
+    return f"{salt}:{agent_id}:"
+
+
+def bucket_at(prefix: str, user_id: str) -> int:
+    """``bucket`` with its ``bucket_prefix`` computed once (the runtime's hot path)."""
+    value: int = _first_u32(_sha256((prefix + user_id).encode()).digest())[0]
+    return value % BUCKETS
+
+
 def bucket(salt: str, agent_id: str, user_id: str) -> int:
     """The user's bucket in 0..9999 for this salt and agent."""
-    # The first 4 bytes big-endian == int(hexdigest()[:8], 16), without the hex round trip
-    # (the runtime calls this on every resolve).
-    digest = hashlib.sha256(f"{salt}:{agent_id}:{user_id}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") % BUCKETS
+    return bucket_at(bucket_prefix(salt, agent_id), user_id)
 
 
 def _basis_points(amount: Decimal) -> int | None:
@@ -83,13 +100,82 @@ def flag_on(flag: Flag, agent_id: str, user_id: str) -> bool:
     Without a percent the flag is on for its listed users only, or for everyone when it
     lists none.
     """
-    if not flag.enabled:
-        return False
-    if user_id in flag.users:
-        return True
-    if flag.percent_bp is not None:
-        return bucket(flag.name, agent_id, user_id) < flag.percent_bp
-    return not flag.users
+    return _FlagRule.of(flag, agent_id).on(user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _FlagRule:
+    """One enabled flag, precomputed for one agent (see ``flag_on`` for the rule)."""
+
+    name: str
+    users: frozenset[str]
+    prefix: str | None  # None: no percent
+    percent_bp: int
+    enabled: bool
+
+    @classmethod
+    def of(cls, flag: Flag, agent_id: str) -> _FlagRule:
+        percent = flag.percent_bp
+        prefix = None if percent is None else bucket_prefix(flag.name, agent_id)
+        return cls(flag.name, frozenset(flag.users), prefix, percent or 0, bool(flag.enabled))
+
+    def on(self, user_id: str) -> bool:
+        if not self.enabled:
+            return False
+        if user_id in self.users:
+            return True
+        if self.prefix is not None:
+            return bucket_at(self.prefix, user_id) < self.percent_bp
+        return not self.users
+
+
+@dataclass(frozen=True, slots=True)
+class Router:
+    """The routing rules of one agent's pointer, with every user-independent part computed
+    once: the runtime builds one per served pointer and calls ``route`` per request.
+
+    ``route`` answers with one small integer, the routing key: bit 0 is "in the canary",
+    bit i + 1 is "flag i is on" (``flags`` sorted by name). Users with the same key get
+    the same config, so the runtime caches one resolved template per key. ``routing.resolve``
+    (the CLI's path) uses this same class, so the two cannot disagree.
+    """
+
+    canary_prefix: str | None  # None: no canary
+    canary_bp: int
+    flags: tuple[_FlagRule, ...]  # enabled flags only, sorted by name
+
+    @classmethod
+    def of(cls, agent_id: str, canary: Canary | None, flags: Mapping[str, Flag]) -> Router:
+        by_name = sorted(flags.values(), key=lambda flag: flag.name)
+        rules = tuple(_FlagRule.of(flag, agent_id) for flag in by_name)
+        return cls(
+            None if canary is None else bucket_prefix(canary.salt, agent_id),
+            0 if canary is None else canary.percent_bp,
+            tuple(rule for rule in rules if rule.enabled),  # a disabled flag is off for all
+        )
+
+    def route(self, user_id: str) -> int:
+        """The routing key of ``user_id`` (see the class docstring)."""
+        prefix = self.canary_prefix
+        key = 1 if prefix is not None and bucket_at(prefix, user_id) < self.canary_bp else 0
+        bit = 2
+        for rule in self.flags:
+            if rule.on(user_id):
+                key |= bit
+            bit <<= 1
+        return key
+
+    def in_canary(self, user_id: str) -> bool:
+        prefix = self.canary_prefix
+        return prefix is not None and bucket_at(prefix, user_id) < self.canary_bp
+
+    def flags_on(self, user_id: str) -> tuple[str, ...]:
+        """Names of the flags on for ``user_id``, sorted."""
+        return self.flag_names(self.route(user_id))
+
+    def flag_names(self, key: int) -> tuple[str, ...]:
+        """Names of the flags a routing key says are on, sorted."""
+        return tuple(rule.name for i, rule in enumerate(self.flags) if key >> (i + 1) & 1)
 
 
 def effective_tools(tools: tuple[str, ...] | list[str], flags_on: list[Flag]) -> tuple[str, ...]:
@@ -117,21 +203,17 @@ def resolve(
     canary = pointer.canary
     if canary is not None and canary_config is None:
         raise ValueError("resolve() needs canary_config when the pointer has a canary")
+    router = Router.of(pointer.agent, canary, pointer.flags)
     variant: Variant
-    if (
-        canary is not None
-        and canary_config is not None
-        and in_canary(canary, pointer.agent, user_id)
-    ):
+    if canary is not None and canary_config is not None and router.in_canary(user_id):
         variant = "canary"
         version, config_hash, config = canary.version, canary.config_hash, canary_config
     else:
         variant = "stable"
         active = pointer.active
         version, config_hash, config = active.version, active.config_hash, active_config
-    on = [
-        flag for _, flag in sorted(pointer.flags.items()) if flag_on(flag, pointer.agent, user_id)
-    ]
+    by_name = {flag.name: flag for flag in pointer.flags.values()}
+    on = [by_name[name] for name in router.flags_on(user_id)]
     tools = effective_tools(config.tools, on)
     effective = config.to_dict()
     effective["tools"] = list(tools)
@@ -142,7 +224,7 @@ def resolve(
         version=version,
         config_hash=config_hash,
         variant=variant,
-        flags=tuple(sorted(flag.name for flag in on)),
+        flags=tuple(flag.name for flag in on),
         tools=tools,
         config=effective,
     )

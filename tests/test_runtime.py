@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import json
 import logging
 import shutil
 import sqlite3
@@ -95,18 +97,40 @@ def test_resolve_matches_routing_for_every_user(store_url: str) -> None:
         )
 
 
-def test_returned_config_is_a_private_copy(store_url: str) -> None:
+def test_returned_config_is_read_only_and_plain_compatible(store_url: str) -> None:
+    # The config is shared by every user of a template (no per-call copy, docs/runtime.md),
+    # so no caller may change it for the others, at any depth.
     sync(store_url, fx.make_snapshot(1, 2, "A"))
     with RuntimeClient(store_url) as client:
         first = client.resolve("agent-000", "u1")
-        first.config["system_prompt"] = "changed by the caller"  # type: ignore[index]
-        assert client.resolve("agent-000", "u1").config["system_prompt"] != "changed by the caller"
+        config = first.config
+        with pytest.raises(TypeError, match="read-only"):
+            config["system_prompt"] = "changed by the caller"  # type: ignore[index]
+        with pytest.raises(TypeError, match="read-only"):
+            config["guardrails"]["max_turns"] = 99
+        with pytest.raises(TypeError, match="read-only"):
+            config["tools"].append("rm_rf")
+        with pytest.raises(TypeError, match="read-only"):
+            config.update({"model": "other"})  # type: ignore[attr-defined]
+        again = client.resolve("agent-000", "u1")
+        assert again.config is config  # shared, not copied
+        assert config["tools"] == list(first.tools) and config["system_prompt"].startswith("You")
+        # Still a plain mapping for callers: JSON, dict(), deepcopy give ordinary objects.
+        assert json.loads(json.dumps(config)) == config
+        mine = copy.deepcopy(config)
+        mine["guardrails"]["max_turns"] = 99
+        assert type(mine) is dict and type(mine["guardrails"]) is dict
+        assert client.resolve("agent-000", "u1").config["guardrails"]["max_turns"] != 99
 
 
 def test_ttl_refresh_sees_a_new_pointer(store_url: str) -> None:
     snapshot = fx.make_snapshot(1, 3, "A")
     sync(store_url, snapshot)
-    with RuntimeClient(store_url, ttl=0.05) as client, RuntimeClient(store_url, ttl=60) as slow:
+    ttl_only = {"mode": "ttl"}  # no change feed: the TTL alone refreshes
+    with (
+        RuntimeClient(store_url, ttl=0.05, **ttl_only) as client,
+        RuntimeClient(store_url, ttl=60, **ttl_only) as slow,
+    ):
         assert client.resolve("agent-000", "u").version == 2
         sync(store_url, deploy(snapshot, "agent-000", 1, "b"))
         assert slow.resolve("agent-000", "u").version == 2  # within its ttl: cached

@@ -45,10 +45,18 @@ __all__ = [
 ]
 
 
-def open_store(url: str, repo_root: Path | None = None, *, timeout: float = 5.0) -> Store:
+def open_store(
+    url: str,
+    repo_root: Path | None = None,
+    *,
+    timeout: float = 5.0,
+    statement_timeout: float | None = None,
+) -> Store:
     """Open the store at ``url``; a relative SQLite path is relative to ``repo_root``.
 
     ``timeout`` is SQLite's busy timeout or PostgreSQL's connect timeout, in seconds.
+    ``statement_timeout`` (PostgreSQL; the runtime client sets it) bounds every statement,
+    lock waits and network stalls included; SQLite's busy timeout already bounds its waits.
     Nothing is created until the first ``sync``; readers of an empty store raise
     StoreNotInitialized (a StoreError).
     """
@@ -60,4 +68,6 @@ def open_store(url: str, repo_root: Path | None = None, *, timeout: float = 5.0)
         return SqliteStore(parsed.path, parsed.masked, busy_timeout=timeout)
     from agentver.store.postgres import PostgresStore
 
-    return PostgresStore(parsed, connect_timeout=max(1, int(timeout)))
+    return PostgresStore(
+        parsed, connect_timeout=max(1, round(timeout)), statement_timeout=statement_timeout
+    )

@@ -4,10 +4,18 @@ One connection per Store, in autocommit mode with explicit BEGIN/COMMIT; a broke
 connection is dropped and reopened on the next operation. Readers use REPEATABLE READ so
 their several SELECTs see one snapshot; writers take a transaction-scoped advisory lock so
 concurrent syncs (and their migrations) run one after the other.
+
+With ``statement_timeout`` (the runtime client sets it) every statement is bounded twice:
+by the server's ``statement_timeout`` (a lock wait, a slow plan) and by a client-side
+deadline a second later that shuts the socket down (a stalled network, where the server
+never sees the statement and its timeout cannot fire).
 """
 
 from __future__ import annotations
 
+import os
+import socket
+import threading
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -19,6 +27,8 @@ from agentver.store.sqltx import Tx
 from agentver.store.url import StoreURL, scrub
 
 DEFAULT_CONNECT_TIMEOUT = 5
+# How much later than the server's statement_timeout the client gives up on the socket.
+CLIENT_DEADLINE_MARGIN = 1.0
 INSTALL_HINT = "install the PostgreSQL extra: pip install 'agentver[postgres]'"
 
 
@@ -30,8 +40,36 @@ def _driver() -> Any:
     return psycopg
 
 
+def shutdown_socket(conn: Any) -> None:
+    """Unblock whatever waits on ``conn``'s socket (from another thread): the waiting call
+    fails with a broken connection, which the next operation replaces."""
+    try:
+        sock = socket.socket(fileno=os.dup(conn.pgconn.socket))
+    except Exception:  # already closed: nothing waits on it
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    finally:
+        sock.close()
+
+
+def arm_deadline(conn: Any, seconds: float) -> threading.Timer:
+    """A started timer that shuts ``conn``'s socket after ``seconds``; cancel it when done."""
+    timer = threading.Timer(seconds, shutdown_socket, (conn,))
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
 class PostgresStore(SqlStore):
-    def __init__(self, store_url: StoreURL, connect_timeout: int = DEFAULT_CONNECT_TIMEOUT):
+    def __init__(
+        self,
+        store_url: StoreURL,
+        connect_timeout: int = DEFAULT_CONNECT_TIMEOUT,
+        statement_timeout: float | None = None,
+    ):
         super().__init__(store_url.masked)
         psycopg = _driver()
         if psycopg is None:
@@ -42,6 +80,7 @@ class PostgresStore(SqlStore):
         self._psycopg = psycopg
         self._store_url = store_url
         self._connect_timeout = connect_timeout
+        self._statement_timeout = statement_timeout
         self._conn: Any = None
         # Different schemas in one database sync independently.
         self._lock_key = zlib.crc32((store_url.schema or "public").encode()) & 0x7FFFFFFF
@@ -61,17 +100,28 @@ class PostgresStore(SqlStore):
             return conn
         self._conn = None
         kwargs: dict[str, Any] = {"autocommit": True, "connect_timeout": self._connect_timeout}
+        options = []
         if self._store_url.schema:
-            kwargs["options"] = f"-csearch_path={self._store_url.schema}"
+            options.append(f"-csearch_path={self._store_url.schema}")
+        if self._statement_timeout is not None:
+            options.append(f"-cstatement_timeout={max(1, int(self._statement_timeout * 1000))}")
+        if options:
+            kwargs["options"] = " ".join(options)
         try:
             self._conn = self._psycopg.connect(self._store_url.conninfo, **kwargs)
         except self._psycopg.Error as exc:
             raise self._error(exc) from None
         return self._conn
 
+    def _deadline(self, conn: Any) -> threading.Timer | None:
+        if self._statement_timeout is None:
+            return None
+        return arm_deadline(conn, self._statement_timeout + CLIENT_DEADLINE_MARGIN)
+
     @contextmanager
     def _transaction(self, begin: str, write: bool, create: bool = False) -> Iterator[Tx]:
         conn = self._connection()
+        deadline = self._deadline(conn)
         try:
             try:
                 conn.execute(begin)
@@ -90,6 +140,9 @@ class PostgresStore(SqlStore):
             if conn.broken:
                 self.close()
             raise self._error(exc) from None
+        finally:
+            if deadline is not None:
+                deadline.cancel()
 
     @contextmanager
     def _read(self) -> Iterator[Tx | None]:

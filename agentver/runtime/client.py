@@ -1,0 +1,412 @@
+"""RuntimeClient: serve configs from memory, refresh in the background, queue outcomes.
+
+Threads, and what each may wait for:
+
+- the caller's threads run ``resolve`` and ``record_outcome``: dictionary lookups, at
+  most two sha256 calls and one small allocation; they never touch the store and never
+  take a lock that a store operation holds;
+- the refresh thread waits on a change feed (``agentver.store.changes``: LISTEN on
+  PostgreSQL, ``PRAGMA data_version`` on SQLite, a head-row poll, or the TTL alone) and
+  reloads the environment's state, bounded by the connect and statement timeouts; the
+  new state replaces the old one with one reference swap;
+- the outcome thread writes queued outcomes in batches every ``flush_interval``.
+
+A failed refresh keeps the last known good state, logs one warning and shows up in
+``health()``; a stored config that fails its hash check, or a row the store cannot
+decode, costs only its own agent its update.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from agentver.errors import NotFound, StoreError
+from agentver.models import Pointer, ResolvedConfig
+from agentver.runtime.refresher import MODES, Refresher
+from agentver.runtime.served import Entry, build_entries
+from agentver.store import Outcome, RuntimeState, Store, StoreNotInitialized, open_store
+from agentver.store.changes import open_feed
+from agentver.store.sql import utc_now
+
+log = logging.getLogger("agentver.runtime")
+# Module-level aliases: resolve() is the hot path of every agent request.
+_monotonic = time.monotonic
+_new = object.__new__
+
+DEFAULT_TTL = 30.0
+DEFAULT_CONNECT_TIMEOUT = 2.0
+DEFAULT_STATEMENT_TIMEOUT = 2.0
+DEFAULT_POLL_INTERVAL = {"data_version": 0.05, "poll": 1.0}
+DEFAULT_FLUSH_INTERVAL = 1.0
+DEFAULT_BATCH_SIZE = 500
+DEFAULT_MAX_QUEUE = 100_000
+
+
+class RuntimeStoreError(StoreError):
+    """The runtime client cannot load a usable state from the store."""
+
+
+class StoreNotSynced(RuntimeStoreError):
+    """The store exists (or could) but ``agentver sync`` has never filled it."""
+
+
+class UnknownEnvironment(RuntimeStoreError):
+    """The store holds no deployment for the environment asked for."""
+
+
+@dataclass(frozen=True)
+class Health:
+    """What ``RuntimeClient.health()`` reports (for a readiness probe or a metric).
+
+    ``age_seconds``: time since the served state was last loaded successfully.
+    ``serving_last_known_good``: the newest refresh failed, so the state may be stale.
+    ``last_refresh_error``: that failure's message (None once a refresh succeeds).
+    ``stale_agents``: agents served from an older state because their new rows are
+    corrupt or fail their hash check (``broken_agents``: such agents with no older state).
+    """
+
+    environment: str
+    head_commit: str | None
+    mode: str
+    listening: bool
+    age_seconds: float
+    serving_last_known_good: bool
+    last_refresh_error: str | None
+    refreshes: int
+    failed_refreshes: int
+    stale_agents: tuple[str, ...]
+    broken_agents: tuple[str, ...]
+
+
+class RuntimeClient:
+    """Serve agent configs from a runtime store with an in-memory cache. Thread-safe.
+
+    ``mode`` chooses how the client learns of a new sync (docs/runtime.md):
+    ``"auto"`` (LISTEN on PostgreSQL, ``PRAGMA data_version`` on SQLite), ``"listen"``,
+    ``"data_version"``, ``"poll"`` (read the store's head row every ``poll_interval``
+    seconds, holding no connection in between) or ``"ttl"`` (reload every ``ttl`` seconds
+    only). Every mode also reloads every ``ttl`` seconds.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        environment: str = "production",
+        ttl: float = DEFAULT_TTL,
+        *,
+        repo_root: Path | None = None,
+        mode: str = "auto",
+        poll_interval: float | None = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT,
+        flush_interval: float = DEFAULT_FLUSH_INTERVAL,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        max_queue: int = DEFAULT_MAX_QUEUE,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if ttl <= 0:
+            raise ValueError(f"ttl must be positive, not {ttl!r}")
+        self.environment = environment
+        self.ttl = ttl
+        self._flush_interval = flush_interval
+        self._batch_size = batch_size
+        self._max_queue = max_queue
+        # "poll" holds no connection between refreshes: close it after each use.
+        self._hold_connection = mode != "poll"
+        root = repo_root if repo_root is not None else Path.cwd()
+        self._store: Store = open_store(
+            url, root, timeout=connect_timeout, statement_timeout=statement_timeout
+        )
+        self.url = self._store.url  # masked
+        self._entries: dict[str, Entry] = {}
+        self._head_commit: str | None = None
+        self._stale: tuple[str, ...] = ()
+        self._loaded_at = _monotonic()
+        self._last_error: str | None = None
+        self._refreshes = 0
+        self._failures = 0
+        self._refresh_lock = threading.Lock()
+        self._queue: deque[Outcome] = deque()
+        self._flush_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._flusher: threading.Thread | None = None
+        self._closed = False
+        try:
+            self._install(self._first_load())
+            feed = open_feed(
+                url,
+                root,
+                mode,
+                interval=poll_interval or DEFAULT_POLL_INTERVAL.get(mode, 0.05),
+                connect_timeout=connect_timeout,
+                statement_timeout=statement_timeout,
+            )
+        except BaseException:
+            self._store.close()
+            raise
+        finally:
+            self._release()
+        self._refresher = Refresher(self._background_refresh, feed, ttl)
+        self._refresher.start()
+
+    def _first_load(self) -> RuntimeState:
+        """Load the state or fail fast: an agent server should not start without one."""
+        where = f"{self.environment!r} from {self.url}"
+        try:
+            state = self._store.load_runtime_state(self.environment)
+        except StoreNotInitialized as exc:
+            raise StoreNotSynced(
+                f"store {self.url} has not been synced yet: no runtime state to serve",
+                hint=exc.hint or "run `agentver sync` to publish the repository's state",
+            ) from None
+        except StoreError as exc:
+            raise RuntimeStoreError(
+                f"cannot load the runtime state of {where}: {exc}", hint=exc.hint
+            ) from None
+        except Exception as exc:  # a row the store could not decode
+            raise RuntimeStoreError(
+                f"cannot load the runtime state of {where}: a stored row is corrupt"
+                f" ({type(exc).__name__}: {exc})",
+                hint="run `agentver verify`, then `agentver sync --force` to rewrite it from git",
+            ) from None
+        if state.head_commit is None:
+            raise StoreNotSynced(
+                f"store {self.url} has not been synced yet: no runtime state to serve",
+                hint="run `agentver sync` to publish the repository's state",
+            )
+        if not state.pointers:
+            raise self._unknown_environment()
+        return state
+
+    def _unknown_environment(self) -> UnknownEnvironment:
+        try:
+            known = sorted({p.environment for p in self._store.pointers()})
+        except Exception:  # the listing is a courtesy; the error stands without it
+            known = []
+        listing = ", ".join(repr(env) for env in known) if known else "none"
+        return UnknownEnvironment(
+            f"environment {self.environment!r} has no deployments in {self.url}"
+            f" (environments in the store: {listing})",
+            hint="check the environment name, or deploy to it and run `agentver sync`",
+        )
+
+    # -- cache -----------------------------------------------------------------------
+
+    @property
+    def head_commit(self) -> str | None:
+        """The git commit the served state was synced from."""
+        return self._head_commit
+
+    def refresh(self) -> bool:
+        """Reload the state now, in the caller's thread. Returns False (and keeps the old
+        state, logging one warning) on failure."""
+        with self._refresh_lock:
+            return self._refresh_locked()
+
+    def _background_refresh(self) -> None:
+        with self._refresh_lock:
+            self._refresh_locked()
+
+    def _refresh_locked(self) -> bool:
+        try:
+            state = self._store.load_runtime_state(self.environment)
+        except Exception as exc:  # StoreError, or a row the store could not decode
+            self._failures += 1
+            corrupt = not isinstance(exc, StoreError)
+            self._last_error = f"corrupt row ({type(exc).__name__}: {exc})" if corrupt else str(exc)
+            log.warning(
+                "agentver runtime refresh failed, serving the last known good state"
+                " (synced from %s, %.1f s old): %s",
+                (self._head_commit or "?")[:12],
+                _monotonic() - self._loaded_at,
+                self._last_error,
+            )
+            return False
+        finally:
+            self._release()
+        self._install(state)
+        return True
+
+    def _release(self) -> None:
+        if not self._hold_connection:
+            self._store.close()
+
+    def _install(self, state: RuntimeState) -> None:
+        entries, stale = build_entries(state, self._entries)
+        self._entries = entries  # one reference swap: readers see old or new
+        self._head_commit = state.head_commit
+        self._stale = stale
+        self._loaded_at = _monotonic()
+        self._last_error = None
+        self._refreshes += 1
+
+    def health(self) -> Health:
+        """The state's age, the last refresh error and whether last-known-good is served."""
+        entries = self._entries
+        return Health(
+            environment=self.environment,
+            head_commit=self._head_commit,
+            mode=self._refresher.mode,
+            listening=self._refresher.connected,
+            age_seconds=_monotonic() - self._loaded_at,
+            serving_last_known_good=self._last_error is not None,
+            last_refresh_error=self._last_error,
+            refreshes=self._refreshes,
+            failed_refreshes=self._failures,
+            stale_agents=self._stale,
+            broken_agents=tuple(sorted(a for a, e in entries.items() if e.broken is not None)),
+        )
+
+    # -- resolve ---------------------------------------------------------------------
+
+    def resolve(self, agent_id: str, user_id: str) -> ResolvedConfig:
+        """The effective config of ``agent_id`` for ``user_id`` (same routing as the CLI).
+
+        Answers from memory, never waiting for the store. ``config`` of the result is
+        read-only and shared with other users of the same version and flags.
+        """
+        entry = self._entries.get(agent_id)
+        if entry is None:
+            raise NotFound(
+                f"agent {agent_id!r} has no deployment in {self.environment!r} in {self.url}",
+                hint="deploy it and run `agentver sync`",
+            )
+        key = entry.router.route(user_id)
+        template = entry.templates.get(key)
+        if template is None:
+            template = entry.first_of_kind(user_id, key)
+        resolved: ResolvedConfig = _new(ResolvedConfig)
+        fields = resolved.__dict__
+        fields.update(template.__dict__)
+        fields["user"] = user_id
+        return resolved
+
+    def agents(self) -> Mapping[str, Pointer]:
+        """The pointers currently served, by agent."""
+        return {agent: entry.pointer for agent, entry in self._entries.items()}
+
+    # -- outcomes --------------------------------------------------------------------
+
+    def record_outcome(
+        self,
+        resolved: ResolvedConfig,
+        ok: bool,
+        latency_ms: float | None = None,
+        score: float | None = None,
+    ) -> None:
+        """Queue one outcome for canary evaluation; never waits for the store.
+
+        ``score`` is a quality score in [0, 1] (a user rating, a sampled judge's score),
+        compared between the arms when the agent's ``canary:`` settings guard quality.
+        Anything else is a ValueError, raised here in the caller rather than lost later.
+        """
+        if score is not None:
+            if isinstance(score, bool) or not isinstance(score, (int, float)):
+                raise ValueError(f"score must be a number in [0, 1], got {score!r}")
+            if not 0.0 <= float(score) <= 1.0:  # also refuses NaN
+                raise ValueError(f"score must be a number in [0, 1], got {score!r}")
+        entry = self._entries.get(resolved.agent)
+        canary = entry.pointer.canary if entry is not None else None
+        salt = canary.salt if canary is not None else ""
+        if resolved.variant == "canary" and (
+            canary is None or canary.config_hash != resolved.config_hash
+        ):
+            salt = ""  # that canary has ended since; do not count it against a new one
+        if len(self._queue) >= self._max_queue:
+            log.warning("agentver runtime outcome queue full; dropping the oldest outcome")
+            self._queue.popleft()
+        self._queue.append(
+            Outcome(
+                agent=resolved.agent,
+                environment=resolved.environment,
+                variant=resolved.variant,
+                version=resolved.version,
+                config_hash=resolved.config_hash,
+                salt=salt,
+                ok=bool(ok),
+                latency_ms=None if latency_ms is None else float(latency_ms),
+                at=utc_now(),
+                score=None if score is None else float(score),
+            )
+        )
+        if self._flusher is None:
+            self._start_flusher()
+        if len(self._queue) >= self._batch_size:
+            self._wake.set()
+
+    def _start_flusher(self) -> None:
+        with self._flush_lock:
+            if self._flusher is None and not self._closed:
+                self._flusher = threading.Thread(
+                    target=self._flush_loop, name="agentver-outcomes", daemon=True
+                )
+                self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self._flush_interval)
+            self._wake.clear()
+            try:
+                self.flush()
+            except StoreError as exc:
+                log.warning(
+                    "agentver runtime could not write %d outcome(s), will retry: %s",
+                    len(self._queue),
+                    exc,
+                )
+
+    def flush(self) -> int:
+        """Write every queued outcome now; returns how many. Raises StoreError on failure
+        (the outcomes stay queued)."""
+        written = 0
+        with self._flush_lock:
+            try:
+                while self._queue:
+                    batch: list[Outcome] = []
+                    while self._queue and len(batch) < self._batch_size:
+                        batch.append(self._queue.popleft())
+                    try:
+                        self._store.record_outcomes(batch)
+                    except StoreError:
+                        self._queue.extendleft(reversed(batch))
+                        raise
+                    written += len(batch)
+            finally:
+                self._release()
+        return written
+
+    def close(self) -> None:
+        """Stop the background threads, write what is queued (logging what could not be)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._refresher.stop()
+        self._stop.set()
+        self._wake.set()
+        if self._flusher is not None:
+            self._flusher.join()
+        try:
+            self.flush()
+        except StoreError as exc:
+            log.error("agentver runtime lost %d outcome(s) at close: %s", len(self._queue), exc)
+        self._store.close()
+
+    def __enter__(self) -> RuntimeClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
