@@ -241,7 +241,13 @@ class RuntimeClient:
             self._store.close()
 
     def _install(self, state: RuntimeState) -> None:
-        entries, stale = build_entries(state, self._entries)
+        # Rows the store could not decode (it lists them instead of raising): each costs
+        # only its own agent its update (docs/runtime.md).
+        bad = {
+            (row.agent, row.version): f"has a corrupt row in the store ({row.reason})"
+            for row in getattr(state, "corrupt", ())
+        }
+        entries, stale = build_entries(state, self._entries, bad)
         self._entries = entries  # one reference swap: readers see old or new
         self._head_commit = state.head_commit
         self._stale = stale

@@ -17,8 +17,9 @@ a spurious True costs one reload.
   disconnect: no connection is held between polls, so it fits a fleet of thousands
   behind a pooler (PgBouncer in transaction mode).
 
-The head row is the newest ``sync_log`` entry, read through its primary key: one indexed
-single-row query. Only this module and the backends import database drivers.
+The head row is ``store_head`` (id 1), or on a store synced before it existed the newest
+``sync_log`` entry: either way one primary-key lookup of a single row. Only this module
+and the backends import database drivers.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ from agentver.store.postgres import CLIENT_DEADLINE_MARGIN, arm_deadline
 from agentver.store.url import StoreURL, parse_store_url
 
 CHANNEL = "agentver_sync"
-HEAD_QUERY = "SELECT seq, head_commit FROM sync_log ORDER BY seq DESC LIMIT 1"
+HEAD_QUERIES = (
+    "SELECT seq, head_commit FROM store_head WHERE id = 1",
+    "SELECT seq, head_commit FROM sync_log ORDER BY seq DESC LIMIT 1",  # older stores
+)
 # After a listening connection drops, try again at most this often (the TTL covers the gap).
 RECONNECT_INTERVAL = 2.0
 # Longest single block inside wait(), so that close() is noticed promptly.
@@ -101,12 +105,17 @@ class _HeadWatcher(_Stoppable):
         return changed
 
 
+def _head(row: Any) -> Head:
+    return None if row is None or row[0] is None else (int(row[0]), str(row[1]))
+
+
 def _sqlite_head(conn: sqlite3.Connection) -> Head:
-    try:
-        row = conn.execute(HEAD_QUERY).fetchone()
-    except sqlite3.OperationalError:  # no table yet: never synced
-        return None
-    return None if row is None else (int(row[0]), str(row[1]))
+    for query in HEAD_QUERIES:
+        try:
+            return _head(conn.execute(query).fetchone())
+        except sqlite3.OperationalError:  # no such table: an older store, or never synced
+            continue
+    return None
 
 
 def _sqlite_connect(path: Path, timeout: float) -> sqlite3.Connection:
@@ -202,13 +211,15 @@ class _Postgres:
         conn = self.connect()
         deadline = arm_deadline(conn, self.statement_timeout + CLIENT_DEADLINE_MARGIN)
         try:
-            row = conn.execute(HEAD_QUERY).fetchone()
-        except self.psycopg.errors.UndefinedTable:
+            for query in HEAD_QUERIES:
+                try:
+                    return _head(conn.execute(query).fetchone())
+                except self.psycopg.errors.UndefinedTable:
+                    continue  # an older store, or never synced
             return None
         finally:
             deadline.cancel()
             conn.close()
-        return None if row is None else (int(row[0]), str(row[1]))
 
 
 class ListenFeed(_Stoppable):
