@@ -19,6 +19,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import contextlib
+
 import store_kill_driver as fx
 
 from agentver import runtime
@@ -166,16 +168,12 @@ class StallProxy:
                 peer = key.data
                 if not data:
                     for end in (sock, peer):
-                        try:
+                        with contextlib.suppress(KeyError, ValueError):
                             selector.unregister(end)
-                        except (KeyError, ValueError):
-                            pass
                         end.close()
                     continue
-                try:
+                with contextlib.suppress(OSError):
                     peer.sendall(data)
-                except OSError:
-                    pass
         selector.close()
 
     def close(self) -> None:
@@ -335,8 +333,9 @@ def test_corrupt_row_never_breaks_a_running_client(
         corrupt(store_url, CORRUPTIONS[kind])
         failures_before = client.health().failed_refreshes
         assert wait_until(
-            lambda: client.health().refreshes + client.health().failed_refreshes
-            > failures_before + 3,
+            lambda: (
+                client.health().refreshes + client.health().failed_refreshes > failures_before + 3
+            ),
             3.0,
         )
         for _ in range(200):  # across several TTLs: never raises, still the good state
