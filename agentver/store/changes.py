@@ -211,15 +211,19 @@ class _Postgres:
         conn = self.connect()
         deadline = arm_deadline(conn, self.statement_timeout + CLIENT_DEADLINE_MARGIN)
         try:
-            for query in HEAD_QUERIES:
-                try:
-                    return _head(conn.execute(query).fetchone())
-                except self.psycopg.errors.UndefinedTable:
-                    continue  # an older store, or never synced
-            return None
+            return self.head_on(conn)
         finally:
             deadline.cancel()
             conn.close()
+
+    def head_on(self, conn: Any) -> Head:
+        """The head row read on an open connection."""
+        for query in HEAD_QUERIES:
+            try:
+                return _head(conn.execute(query).fetchone())
+            except self.psycopg.errors.UndefinedTable:
+                continue  # an older store, or never synced
+        return None
 
 
 class ListenFeed(_Stoppable):

@@ -1,0 +1,350 @@
+"""How fast a sync reaches a fleet, and what polling costs the store.
+
+    python -m bench.bench_propagation                     # both backends, 50 x 100
+    python -m bench.bench_propagation --backend sqlite --clients 50 --syncs 100
+    python -m bench.bench_propagation --load-only --load-clients 1000
+
+1. Propagation: ``--clients`` real client processes on this machine, each a
+   RuntimeClient in its default mode (LISTEN on PostgreSQL, PRAGMA data_version on
+   SQLite; ``--mode poll`` for the head-row poll) with a TTL of an hour, so only the push
+   path can explain a prompt refresh. Each process reports the wall-clock time at which
+   its ``head_commit`` (set when the new state is served) first shows a new sync. The
+   parent runs ``--syncs`` syncs, each moving a pointer, and measures from the moment
+   ``sync()`` returned (its commit is done) to the last client serving it.
+2. Store load: ``--load-clients`` simulated clients in "poll" mode each reading the
+   head row once per second, as ``HeadPollFeed`` does: connect, one primary-key SELECT,
+   disconnect. Measured: queries/s achieved and the PostgreSQL server's CPU (its
+   processes' utime+stime from /proc, the exited backends' included through the
+   postmaster's cutime/cstime), against the idle server in the same run. Also the same
+   query rate over a few persistent connections: what the server pays when a pooler
+   (PgBouncer, transaction mode) holds the connections.
+
+Rewrites bench/RESULTS-propagation.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import selectors
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import store_kill_driver as fx  # type: ignore[import-not-found]
+
+from agentver.models import ActiveVersion
+from agentver.store import Snapshot, open_store
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS-propagation.md"
+PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+CLIENT_CHECK = 0.002  # how often a bench client looks at head_commit (resolution)
+
+
+# -- the client process ---------------------------------------------------------------
+
+
+def client_main(url: str, mode: str) -> int:
+    from agentver.runtime import RuntimeClient
+
+    client = RuntimeClient(url, ttl=3600, mode=mode)
+    while mode == "listen" and not client.health().listening:
+        time.sleep(0.01)
+    print("ready", flush=True)
+    seen = client.head_commit
+    while True:
+        head = client.head_commit
+        if head != seen:
+            seen = head
+            print(f"{head} {time.time():.6f}", flush=True)
+        time.sleep(CLIENT_CHECK)
+
+
+# -- propagation ----------------------------------------------------------------------
+
+
+def moved(snapshot: Snapshot, i: int) -> Snapshot:
+    """Sync number ``i``: agent-000's active version alternates, a new head each time."""
+    number = 1 + i % 2
+    target = next(
+        s.version
+        for s in snapshot.versions
+        if (s.version.agent, s.version.version) == ("agent-000", number)
+    )
+    pointers = [
+        dataclasses.replace(
+            p, active=ActiveVersion(number, target.config_hash, target.commit), canary=None
+        )
+        if p.agent == "agent-000"
+        else p
+        for p in snapshot.pointers
+    ]
+    return dataclasses.replace(snapshot, pointers=pointers, head_commit=f"{i:040x}")
+
+
+def sync_notifies() -> bool:
+    from agentver.store.postgres import PostgresStore
+
+    return hasattr(PostgresStore, "_notify")
+
+
+def propagation(url: str, mode: str, clients: int, syncs: int) -> dict[str, Any]:
+    snapshot = fx.make_snapshot(3, 3, "P")
+    store = open_store(url)
+    store.sync(snapshot, force=True)
+    manual_notify = url.startswith("postgresql") and not sync_notifies()
+    admin: Any = None
+    if manual_notify:
+        import psycopg
+
+        admin = psycopg.connect(PG_DEFAULT, autocommit=True)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bench.bench_propagation", "--client", url, "--mode", mode],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(clients)
+    ]
+    selector = selectors.DefaultSelector()
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "ready"
+            selector.register(proc.stdout, selectors.EVENT_READ, proc)
+        last_latency, median_latency = [], []
+        for i in range(1, syncs + 1):
+            time.sleep(0.05 + (i % 5) * 0.03)  # syncs a little apart, not in phase
+            next_snapshot = moved(snapshot, i)
+            store.sync(next_snapshot, force=True)
+            committed = time.time()
+            if manual_notify:
+                admin.execute("SELECT pg_notify('agentver_sync', %s)", (next_snapshot.head_commit,))
+            seen: dict[int, float] = {}
+            deadline = time.monotonic() + 30
+            while len(seen) < clients and time.monotonic() < deadline:
+                for key, _ in selector.select(1.0):
+                    line = key.fileobj.readline().split()  # type: ignore[union-attr]
+                    if line and line[0] == next_snapshot.head_commit:
+                        seen[id(key.data)] = float(line[1])
+            if len(seen) < clients:
+                raise SystemExit(f"sync {i}: only {len(seen)} of {clients} clients updated")
+            delays = sorted(t - committed for t in seen.values())
+            last_latency.append(delays[-1])
+            median_latency.append(delays[len(delays) // 2])
+            print(f"  sync {i:3d}: last client {delays[-1] * 1000:7.1f} ms", end="\r")
+        print()
+    finally:
+        for proc in procs:
+            proc.kill()
+        for proc in procs:
+            proc.wait()
+        store.close()
+        if admin is not None:
+            admin.close()
+
+    def pct(values: list[float], q: float) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+    return {
+        "last_p50": statistics.median(last_latency),
+        "last_p99": pct(last_latency, 0.99),
+        "last_max": max(last_latency),
+        "median_client_p50": statistics.median(median_latency),
+        "manual_notify": manual_notify,
+    }
+
+
+# -- store load -----------------------------------------------------------------------
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of every PostgreSQL server process, exited backends included."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            if comm not in ("postgres", "postmaster"):
+                continue
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+        total += (utime + stime + cutime + cstime) / tick
+    return total
+
+
+def poll_load(url: str, clients: int, seconds: float, pooled: int | None) -> dict[str, float]:
+    """``clients`` polls per second for ``seconds``: connect-per-poll, or over ``pooled``
+    persistent connections."""
+    from agentver.store.changes import _Postgres
+    from agentver.store.url import parse_store_url
+
+    pg = _Postgres(parse_store_url(url, Path.cwd()), 2.0, 2.0)
+    target = clients * seconds
+    done = [0]
+    errors = [0]
+    lock = threading.Lock()
+    workers = pooled or max(8, clients // 20)  # connects take ms: enough in flight
+    stop = time.monotonic() + seconds
+    interval = workers / clients  # each worker's share of the schedule
+
+    def work(offset: int) -> None:
+        conn = pg.connect() if pooled else None
+        next_at = time.monotonic() + offset * interval / workers
+        while True:
+            now = time.monotonic()
+            if now >= stop:
+                break
+            if now < next_at:
+                time.sleep(next_at - now)
+            next_at += interval
+            try:
+                if conn is not None:
+                    pg.head_on(conn)
+                else:
+                    pg.head()
+                with lock:
+                    done[0] += 1
+            except Exception:
+                with lock:
+                    errors[0] += 1
+        if conn is not None:
+            conn.close()
+
+    cpu_before, wall_before = postgres_cpu_seconds(), time.monotonic()
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.monotonic() - wall_before
+    cpu = postgres_cpu_seconds() - cpu_before
+    return {
+        "target_qps": target / seconds,
+        "qps": done[0] / wall,
+        "errors": errors[0],
+        "server_cpu": cpu / wall,  # cores
+    }
+
+
+def idle_cpu(seconds: float) -> float:
+    before = postgres_cpu_seconds()
+    time.sleep(seconds)
+    return (postgres_cpu_seconds() - before) / seconds
+
+
+# -- main -----------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--mode", default="auto")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--syncs", type=int, default=100)
+    parser.add_argument("--load-clients", type=int, default=1000)
+    parser.add_argument("--load-seconds", type=float, default=10.0)
+    parser.add_argument("--load-only", action="store_true")
+    parser.add_argument("--skip-load", action="store_true")
+    parser.add_argument("--pg", default=PG_DEFAULT)
+    parser.add_argument("--no-results", action="store_true")
+    args = parser.parse_args()
+    if args.client:
+        return client_main(args.client, args.mode)
+
+    import psycopg
+
+    report = [
+        "# Propagation of a sync to a fleet (rewritten by bench/bench_propagation.py)",
+        "",
+        f"Command: `python -m bench.bench_propagation {' '.join(sys.argv[1:])}`; run"
+        f" {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, Python {platform.python_version()},"
+        f" load average {os.getloadavg()[0]:.1f} before the run, on a shared 2-vCPU machine.",
+        "",
+    ]
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    pg_url = f"{args.pg}?schema={schema}"
+    try:
+        if not args.load_only:
+            report += [
+                f"Propagation: {args.clients} client processes, {args.syncs} syncs; from"
+                " `sync()` returning to the last client serving the new head (p50/p99 over"
+                f" syncs); client resolution {CLIENT_CHECK * 1000:.0f} ms.",
+                "",
+                "| store | mode | last client p50 | last client p99 | max | median client p50 |",
+                "|---|---|---:|---:|---:|---:|",
+            ]
+            backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+            with tempfile.TemporaryDirectory() as tmp:
+                for backend in backends:
+                    url = f"sqlite:///{tmp}/runtime.db" if backend == "sqlite" else pg_url
+                    mode = args.mode
+                    if mode == "auto":
+                        mode = "data_version" if backend == "sqlite" else "listen"
+                    print(f"{backend} ({mode}): {args.clients} clients, {args.syncs} syncs")
+                    got = propagation(url, mode, args.clients, args.syncs)
+                    note = " (NOTIFY sent by the bench)" if got["manual_notify"] else ""
+                    report.append(
+                        f"| {backend} | {mode}{note} | {got['last_p50'] * 1000:.0f} ms"
+                        f" | {got['last_p99'] * 1000:.0f} ms | {got['last_max'] * 1000:.0f} ms"
+                        f" | {got['median_client_p50'] * 1000:.0f} ms |"
+                    )
+                    print(report[-1])
+            report.append("")
+        if not args.skip_load:
+            store = open_store(pg_url)
+            store.sync(fx.make_snapshot(3, 3, "L"), force=True)
+            store.close()
+            idle = idle_cpu(3.0)
+            n = args.load_clients
+            report += [
+                f"Store load: {n} simulated clients in poll mode, one head-row read per client"
+                f" per second, {args.load_seconds:.0f} s each; PostgreSQL server CPU in cores"
+                f" (idle server, same run: {idle:.3f} cores).",
+                "",
+                "| how the clients reach PostgreSQL | target q/s | achieved q/s | errors"
+                " | server CPU (cores) |",
+                "|---|---:|---:|---:|---:|",
+            ]
+            for label, pooled in (
+                ("connect per poll (no pooler)", None),
+                ("through 4 pooled connections (PgBouncer-like)", 4),
+            ):
+                print(f"load: {label}")
+                got = poll_load(pg_url, n, args.load_seconds, pooled)
+                report.append(
+                    f"| {label} | {got['target_qps']:,.0f} | {got['qps']:,.0f} |"
+                    f" {got['errors']:.0f} | {got['server_cpu']:.2f} |"
+                )
+                print(report[-1])
+            report.append("")
+    finally:
+        with psycopg.connect(args.pg, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    text = "\n".join(report) + "\n"
+    print(text)
+    if not args.no_results:
+        RESULTS.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
