@@ -244,10 +244,117 @@ def poll_load(url: str, clients: int, seconds: float, pooled: int | None) -> dic
     }
 
 
+def start_pgbouncer(
+    tmp: Path, database: str, pool_size: int
+) -> tuple[subprocess.Popen[bytes], int]:
+    """A PgBouncer in transaction mode on a free port, run as the postgres user (it
+    refuses root); None when it is not installed."""
+    import shutil
+    import socket
+
+    binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+    if not Path(binary).exists():
+        raise FileNotFoundError("pgbouncer is not installed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    tmp.chmod(0o777)
+    (tmp / "users.txt").write_text('"postgres" ""\n')
+    (tmp / "pgbouncer.ini").write_text(
+        "[databases]\n"
+        f"{database} = host=127.0.0.1 port=5432 dbname={database}\n"
+        "[pgbouncer]\n"
+        f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+        f"auth_type = trust\nauth_file = {tmp / 'users.txt'}\n"
+        f"pool_mode = transaction\ndefault_pool_size = {pool_size}\n"
+        "max_client_conn = 5000\n"
+        # libpq options (search_path, statement_timeout) cannot pass a transaction pooler.
+        "ignore_startup_parameters = options,extra_float_digits\n"
+        f"logfile = {tmp / 'pgbouncer.log'}\n"
+    )
+    for path in tmp.iterdir():
+        path.chmod(0o666)
+    proc = subprocess.Popen(
+        ["runuser", "-u", "postgres", "--", binary, str(tmp / "pgbouncer.ini")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return proc, port
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"pgbouncer did not start; see {tmp / 'pgbouncer.log'}")
+
+
+def pgbouncer_cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in [proc.pid, *_children(proc.pid)]:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(x) for x in fields[11:13]) / tick
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    kids = [int(x) for x in text.split()]
+    return kids + [g for k in kids for g in _children(k)]
+
+
 def idle_cpu(seconds: float) -> float:
     before = postgres_cpu_seconds()
     time.sleep(seconds)
     return (postgres_cpu_seconds() - before) / seconds
+
+
+def pgbouncer_rows(base: str, clients: int, seconds: float) -> list[str]:
+    """Connect-per-poll through a real PgBouncer (transaction mode, 4 server connections)
+    to a store in the public schema of a database of its own (``?schema=`` travels as a
+    startup option, which a transaction pooler drops)."""
+    import psycopg
+
+    database = f"agentver_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(base, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {database}")
+    base_db = base.rsplit("/", 1)[0] + "/" + database
+    try:
+        store = open_store(base_db)
+        store.sync(fx.make_snapshot(3, 3, "L"), force=True)
+        store.close()
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                proc, port = start_pgbouncer(Path(tmp), database, 4)
+            except (FileNotFoundError, RuntimeError) as exc:
+                print(f"load: PgBouncer skipped: {exc}")
+                return [f"| through PgBouncer: not measured ({exc}) | | | | |"]
+            try:
+                url = f"postgresql://postgres@127.0.0.1:{port}/{database}"
+                print("load: connect per poll through PgBouncer")
+                bouncer_before = pgbouncer_cpu_seconds(proc)
+                got = poll_load(url, clients, seconds, None)
+                bouncer = (pgbouncer_cpu_seconds(proc) - bouncer_before) / seconds
+            finally:
+                proc.terminate()
+                proc.wait(10)
+        row = (
+            f"| connect per poll through PgBouncer (transaction mode, 4 server connections)"
+            f" | {got['target_qps']:,.0f} | {got['qps']:,.0f} | {got['errors']:.0f}"
+            f" | {got['server_cpu']:.2f} (+ PgBouncer {bouncer:.2f}) |"
+        )
+        print(row)
+        return [row]
+    finally:
+        with psycopg.connect(base, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
 
 
 # -- main -----------------------------------------------------------------------------
@@ -325,8 +432,8 @@ def main() -> int:
                 "|---|---:|---:|---:|---:|",
             ]
             for label, pooled in (
-                ("connect per poll (no pooler)", None),
-                ("through 4 pooled connections (PgBouncer-like)", 4),
+                ("connect per poll, straight to PostgreSQL", None),
+                ("4 persistent connections (what a pooler holds)", 4),
             ):
                 print(f"load: {label}")
                 got = poll_load(pg_url, n, args.load_seconds, pooled)
@@ -335,6 +442,7 @@ def main() -> int:
                     f" {got['errors']:.0f} | {got['server_cpu']:.2f} |"
                 )
                 print(report[-1])
+            report += pgbouncer_rows(args.pg, n, args.load_seconds)
             report.append("")
     finally:
         with psycopg.connect(args.pg, autocommit=True) as conn:
