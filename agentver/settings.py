@@ -29,6 +29,7 @@ _KNOWN_KEYS = {
     "providers": "LLM providers for evaluations",
     "eval": "evaluation settings",
     "commit_graph": "write git's commit-graph for fast history (default: true)",
+    "watch": "canary watch: bot author, git remote, push attempts, claim lease",
 }
 
 

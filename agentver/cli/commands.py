@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 
-# top-level command -> the modules that register it (``canary evaluate`` lives apart)
+# top-level command -> the modules that register it (``canary evaluate`` and ``watch`` live apart)
 MODULES_BY_COMMAND: dict[str, tuple[str, ...]] = {
     "init": ("init_cmd",),
     "validate": ("validate_cmd",),
@@ -16,7 +16,7 @@ MODULES_BY_COMMAND: dict[str, tuple[str, ...]] = {
     "diff": ("diff_cmd",),
     "deploy": ("deploy_cmds",),
     "rollback": ("deploy_cmds",),
-    "canary": ("deploy_cmds", "evaluate_cmd"),
+    "canary": ("deploy_cmds", "evaluate_cmd", "watch_cmd"),
     "flag": ("deploy_cmds",),
     "resolve": ("deploy_cmds",),
     "deployments": ("deploy_cmds",),

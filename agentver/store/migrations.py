@@ -119,6 +119,24 @@ MIGRATIONS: tuple[Migration, ...] = (
         # for outcomes without one, and for every outcome recorded before this migration.
         ("ALTER TABLE agent_outcomes ADD COLUMN score DOUBLE PRECISION",),
     ),
+    Migration(
+        3,
+        "watch claims: at most one watcher acts on a canary",
+        (
+            """
+            CREATE TABLE watch_claims (
+                environment TEXT NOT NULL,
+                agent_id TEXT NOT NULL,
+                salt TEXT NOT NULL,
+                verdict TEXT NOT NULL,
+                holder TEXT NOT NULL,
+                claimed_at TEXT NOT NULL,
+                expires_at TEXT NOT NULL,
+                done_commit TEXT,
+                PRIMARY KEY (environment, agent_id, salt)
+            )""",
+        ),
+    ),
 )
 
 # The first schema version whose agent_outcomes has the score column.

@@ -1,0 +1,427 @@
+"""``canary watch``: judge every running canary from the store, and act on the verdict.
+
+One iteration (docs/auto-rollback.md has the sequence and the guarantees):
+
+1. with ``push``: fetch and fast-forward (push first any watcher commit a failed push
+   left behind), so the verdict is taken on the newest pointers;
+2. refuse when HEAD is behind the store (the store serves a commit HEAD lacks): the
+   pointers here would be old, and their salts not the ones clients record under;
+3. per agent with a canary at HEAD, in the environment: skip it unless the store serves
+   that same canary (salt); judge it from the outcomes recorded under that salt
+   (``canary_eval.evaluate_canary``, the rule of ``canary evaluate``);
+4. with ``apply`` and a verdict of promote or rollback: claim the canary in the store
+   (``store.claims``: one watcher wins), write the same pointer commit as
+   ``canary promote``/``abort`` (``canary_eval.apply_verdict``) as the bot identity,
+   push it (``watch_git.push``), mark the claim done, and with ``sync`` publish HEAD.
+
+Every step is reported as a ``WatchEvent`` through a callback as it happens. The cost of
+an iteration: a fetch, one ``git log`` pass, and per canary two store reads.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from agentver.agentfile import check_agent_id
+from agentver.canary_eval import apply_verdict, evaluate_canary, sync_store
+from agentver.errors import AgentverError, RepositoryError, UsageError
+from agentver.models import Pointer
+from agentver.publish import committed_pointers
+from agentver.settings import SETTINGS_FILE, Settings
+from agentver.store import Store, open_store
+from agentver.store import claims as store_claims
+from agentver.watch_git import (
+    DEFAULT_IDENTITY,
+    Identity,
+    PersonActed,
+    catch_up,
+    committing_as,
+    parse_identity,
+    push,
+)
+from agentver.workspace import Workspace
+
+AUTHOR_ENV = "AGENTVER_WATCH_AUTHOR"
+DEFAULT_REMOTE = "origin"
+DEFAULT_PUSH_ATTEMPTS = 5
+DEFAULT_LEASE_SECONDS = 300.0
+_DURATION = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m|h)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """``30s``, ``2m``, ``500ms``, ``1h`` or plain seconds; must be positive."""
+    match = _DURATION.match(text)
+    seconds = float(match.group("number")) * _UNITS[match.group("unit") or "s"] if match else 0
+    if seconds <= 0:
+        raise UsageError(
+            f"invalid duration {text!r}", hint="a positive number with a unit: 500ms, 30s, 2m, 1h"
+        )
+    return seconds
+
+
+# -- settings ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    """``watch:`` of agentver.yaml; flags and AGENTVER_WATCH_AUTHOR override it."""
+
+    author: Identity = DEFAULT_IDENTITY
+    remote: str = DEFAULT_REMOTE
+    push_attempts: int = DEFAULT_PUSH_ATTEMPTS
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
+
+
+def watch_settings(settings: Settings, author: str | None = None) -> WatchSettings:
+    where = f"{SETTINGS_FILE}: watch"
+    raw = settings.raw.get("watch") or {}
+    if not isinstance(raw, Mapping):
+        raise UsageError(f"{where}: must be a mapping such as {{author: 'Bot <bot@example.com>'}}")
+    known = ("author", "remote", "push_attempts", "lease_seconds")
+    for key in raw:
+        if key not in known:
+            raise UsageError(f"{where}: unknown setting {key!r}", hint=f"known: {', '.join(known)}")
+    result = WatchSettings()
+    chosen = author or os.environ.get(AUTHOR_ENV) or raw.get("author")
+    if chosen is not None:
+        if not isinstance(chosen, str):
+            raise UsageError(f"{where}.author must be a string 'Name <email>'")
+        source = "--author" if author else (AUTHOR_ENV if os.environ.get(AUTHOR_ENV) else where)
+        result = WatchSettings(parse_identity(chosen, source))
+    remote = raw.get("remote", DEFAULT_REMOTE)
+    attempts = raw.get("push_attempts", DEFAULT_PUSH_ATTEMPTS)
+    lease = raw.get("lease_seconds", DEFAULT_LEASE_SECONDS)
+    if not isinstance(remote, str) or not remote or remote.startswith("-"):
+        raise UsageError(f"{where}.remote must be the name of a git remote")
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 100:
+        raise UsageError(f"{where}.push_attempts must be an integer from 1 to 100")
+    if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not lease > 0:
+        raise UsageError(f"{where}.lease_seconds must be a positive number")
+    return WatchSettings(result.author, remote, attempts, float(lease))
+
+
+# -- events ------------------------------------------------------------------------------
+
+
+def _now() -> str:
+    moment = datetime.now(timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """One line of the watcher's log. ``kind``: verdict, skip, claimed, commit, push,
+    superseded, sync, error, stopped."""
+
+    kind: str
+    message: str
+    agent: str | None = None
+    environment: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    hint: str | None = None
+    exit_code: int = 0
+    at: str = field(default_factory=_now)
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"event": self.kind, "at": self.at}
+        if self.agent is not None:
+            doc["agent"] = self.agent
+        if self.environment is not None:
+            doc["environment"] = self.environment
+        doc["message"] = self.message
+        if self.hint:
+            doc["hint"] = self.hint
+        doc.update(self.data)
+        return doc
+
+
+Emit = Callable[[WatchEvent], None]
+
+
+class HeadBehindStore(RepositoryError):
+    """The store serves a commit that HEAD does not contain."""
+
+
+# -- the watcher -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WatchOptions:
+    root: Path
+    environment: str | None = None
+    agents: tuple[str, ...] = ()
+    store_url: str | None = None
+    apply: bool = False
+    push: bool = False
+    sync: bool = False
+    author: str | None = None  # else AGENTVER_WATCH_AUTHOR, else watch.author, else default
+
+    def __post_init__(self) -> None:
+        if (self.push or self.sync) and not self.apply:
+            raise UsageError("--push and --sync carry out what --apply commits; add --apply")
+        for agent in self.agents:
+            check_agent_id(agent)
+
+
+@dataclass
+class Summary:
+    iterations: int = 0
+    errors: list[WatchEvent] = field(default_factory=list)
+    stopped_by: str = ""  # "once", "signal", "person"
+
+
+class Watcher:
+    def __init__(self, options: WatchOptions, emit: Emit) -> None:
+        self.options = options
+        self.emit = emit
+        # Names this process in claims: which watcher holds a canary.
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._unsynced = False  # a pointer commit whose sync failed: retry next time
+
+    def run(self, interval: float, stop: threading.Event, *, once: bool = False) -> Summary:
+        """Iterate until ``once`` is done, ``stop`` is set (between iterations) or a
+        person acts on a pointer the watcher was acting on."""
+        summary = Summary()
+        while True:
+            errors = self.iterate()
+            summary.iterations += 1
+            summary.errors += errors
+            if any(e.data.get("reason") == "person-acted" for e in errors):
+                summary.stopped_by = "person"
+                break
+            if once:
+                summary.stopped_by = "once"
+                break
+            if stop.wait(interval):
+                summary.stopped_by = "signal"
+                break
+        if summary.stopped_by != "once":
+            self.emit(WatchEvent("stopped", f"stopped ({summary.stopped_by})"))
+        return summary
+
+    def iterate(self) -> list[WatchEvent]:
+        """One pass over every watched canary; returns the error events it emitted."""
+        errors: list[WatchEvent] = []
+
+        def fail(exc: AgentverError, agent: str | None = None, env: str | None = None) -> None:
+            reason = "person-acted" if isinstance(exc, PersonActed) else type(exc).__name__
+            event = WatchEvent(
+                "error",
+                exc.message,
+                agent,
+                env,
+                {"reason": reason},
+                exc.hint,
+                exc.exit_code,
+            )
+            errors.append(event)
+            self.emit(event)
+
+        try:
+            ws = Workspace.open(self.options.root)
+            settings = watch_settings(ws.settings, self.options.author)
+            environment = ws.environment(self.options.environment)
+            store = open_store(ws.settings.store_url(self.options.store_url), ws.root)
+        except AgentverError as exc:
+            fail(exc)
+            return errors
+        try:
+            ws = self._catch_up(ws, settings, store, environment)
+            settings = watch_settings(ws.settings, self.options.author)  # as fetched
+            _check_head_not_behind(ws, store)
+            for pointer in self._canaries(ws, environment):
+                try:
+                    ws = self._judge(ws, settings, store, pointer)
+                except AgentverError as exc:
+                    fail(exc, pointer.agent, environment)
+                    if isinstance(exc, PersonActed):
+                        break
+        except AgentverError as exc:
+            fail(exc, None, environment)
+        finally:
+            store.close()
+        return errors
+
+    # -- steps ---------------------------------------------------------------------------
+
+    def _catch_up(
+        self, ws: Workspace, settings: WatchSettings, store: Store, environment: str
+    ) -> Workspace:
+        if not self.options.push:
+            return ws
+        upstream = catch_up(ws, settings.remote, settings.author)
+        if upstream.pending:  # a commit an earlier push could not deliver
+            self._push(ws, settings, None, environment)
+            self._unsynced = True
+        ws = Workspace.open(self.options.root)
+        if self.options.sync and self._unsynced:
+            self._sync(ws, store, None, environment)
+        return ws
+
+    def _canaries(self, ws: Workspace, environment: str) -> list[Pointer]:
+        committed = {p.agent: p for p in committed_pointers(ws, [environment])}
+        if not self.options.agents:
+            return [p for _, p in sorted(committed.items()) if p.canary is not None]
+        chosen = []
+        for agent in self.options.agents:
+            pointer = committed.get(agent)
+            if pointer is None or pointer.canary is None:
+                self.emit(
+                    WatchEvent("skip", "no canary running", agent, environment, {"verdict": None})
+                )
+                continue
+            chosen.append(pointer)
+        return chosen
+
+    def _judge(
+        self, ws: Workspace, settings: WatchSettings, store: Store, pointer: Pointer
+    ) -> Workspace:
+        agent, environment = pointer.agent, pointer.environment
+        canary = pointer.canary
+        assert canary is not None
+        served = {p.agent: p for p in store.pointers(environment)}.get(agent)
+        if served is None or served.canary is None or served.canary.salt != canary.salt:
+            what = (
+                f"canary salt {served.canary.salt}"
+                if served is not None and served.canary is not None
+                else "no canary"
+            )
+            self.emit(
+                WatchEvent(
+                    "skip",
+                    f"the store serves {what}, not canary v{canary.version} (salt "
+                    f"{canary.salt}) of HEAD: its outcomes are not this canary's; not judging",
+                    agent,
+                    environment,
+                    {"verdict": None, "salt": canary.salt},
+                    "run `agentver sync` to publish HEAD",
+                )
+            )
+            return ws
+        evaluation = evaluate_canary(ws, environment, agent, store=store)
+        verdict = evaluation.verdict.verdict
+        self.emit(
+            WatchEvent(
+                "verdict",
+                f"{verdict} ({evaluation.verdict.rule}): {evaluation.verdict.reason}",
+                agent,
+                environment,
+                {**evaluation.to_json(), "salt": canary.salt},
+            )
+        )
+        if not self.options.apply or verdict == "continue":
+            return ws
+        held = store_claims.claim(
+            store, environment, agent, canary.salt, verdict, self.holder, settings.lease_seconds
+        )
+        if not held.won:
+            state = f"done in {held.done_commit[:10]}" if held.done_commit else "in progress"
+            self.emit(
+                WatchEvent(
+                    "claimed",
+                    f"another watcher ({held.holder}) acts on this canary: {held.verdict} {state}",
+                    agent,
+                    environment,
+                    {"holder": held.holder, "done_commit": held.done_commit},
+                )
+            )
+            return ws
+        try:
+            with committing_as(settings.author):
+                outcome = apply_verdict(ws, evaluation)
+        except AgentverError:
+            store_claims.release(store, held)
+            raise
+        assert outcome is not None
+        commit = outcome.commit or ""
+        self.emit(
+            WatchEvent(
+                "commit",
+                outcome.message.splitlines()[0],
+                agent,
+                environment,
+                {"commit": commit, "author": str(settings.author), "verdict": verdict},
+            )
+        )
+        self._unsynced = True
+        if self.options.push:
+            try:
+                commit = self._push(ws, settings, agent, environment) or ""
+            except PersonActed:
+                store_claims.release(store, held)
+                self._unsynced = False
+                raise
+        store_claims.finish(store, held, commit)
+        ws = Workspace.open(self.options.root)
+        if self.options.sync:
+            self._sync(ws, store, agent, environment)
+        return ws
+
+    def _push(
+        self, ws: Workspace, settings: WatchSettings, agent: str | None, environment: str
+    ) -> str | None:
+        pushed = push(ws, settings.remote, settings.author, settings.push_attempts)
+        if pushed.superseded_by is not None:
+            self.emit(
+                WatchEvent(
+                    "superseded",
+                    f"another watcher already pushed the same action "
+                    f"({pushed.superseded_by[:10]}); dropped this watcher's commit",
+                    agent,
+                    environment,
+                    {"commit": pushed.superseded_by, "attempts": pushed.attempts},
+                )
+            )
+            return pushed.superseded_by
+        self.emit(
+            WatchEvent(
+                "push",
+                f"pushed {(pushed.commit or '')[:10]} to {settings.remote}",
+                agent,
+                environment,
+                {"commit": pushed.commit, "remote": settings.remote, "attempts": pushed.attempts},
+            )
+        )
+        return pushed.commit
+
+    def _sync(self, ws: Workspace, store: Store, agent: str | None, environment: str) -> None:
+        plan = sync_store(ws, store)
+        self._unsynced = False
+        self.emit(
+            WatchEvent(
+                "sync",
+                f"synced {plan.head_commit[:10]} to {store.url}",
+                agent,
+                environment,
+                {
+                    "head": plan.head_commit,
+                    "store": store.url,
+                    "pointer_changes": len(plan.pointer_changes),
+                },
+            )
+        )
+
+
+def _check_head_not_behind(ws: Workspace, store: Store) -> None:
+    """The store's last synced commit must be HEAD or one of its ancestors."""
+    last = store.last_sync()
+    head = ws.repo.head()
+    if last is None or last.head_commit == head:
+        return
+    known = ws.repo.resolve_commit(last.head_commit) is not None
+    if not known or not ws.repo.is_ancestor(last.head_commit, head):
+        raise HeadBehindStore(
+            f"HEAD {head[:10]} does not contain {last.head_commit[:10]}, which {store.url} "
+            "serves: this clone is behind the store; not acting on old pointers",
+            hint="pull (or run the watcher with --push, which fetches first)",
+        )
