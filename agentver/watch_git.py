@@ -19,10 +19,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from agentver.deploy.pointers import POINTER_DIR, parse_pointer
 from agentver.errors import AgentverError, PointerError, RepositoryError, UsageError
 from agentver.gitrepo import run_git
 from agentver.models import Pointer
-from agentver.pointers import POINTER_DIR, parse_pointer
 from agentver.workspace import Workspace
 
 DEFAULT_AUTHOR = "agentver-watch <agentver-watch@localhost>"

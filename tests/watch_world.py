@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
+from agentver.deploy.pointers import parse_pointer
 from agentver.models import Pointer
-from agentver.pointers import parse_pointer
 from agentver.store import Outcome, open_store
 from tests.conftest import Repo, RunCli
 
