@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +24,22 @@ CLIENTS = 2
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     yield from fx.store_url_for(request.param, tmp_path)
+
+
+def _counts(url: str, salt: str) -> object:
+    from agentver.store import open_store
+
+    store = open_store(url)
+    try:
+        return store.outcome_counts(AGENT, ENV, salt)
+    finally:
+        store.close()
+
+
+def _total(url: str, salt: str) -> int:
+    counts = _counts(url, salt)
+    assert isinstance(counts, dict)
+    return sum(arm.requests for arm in counts.values())
 
 
 def test_watcher_rolls_back_a_failing_canary_for_every_client(
@@ -50,11 +67,19 @@ def test_watcher_rolls_back_a_failing_canary_for_every_client(
         for seed in range(CLIENTS)
     ]
     try:
+        recorded_counts: list[str] = []
         for client in clients:
             assert client.stdout is not None
             recorded = client.stdout.readline().split()
+            recorded_counts += recorded[1:]
             assert recorded[0] == "recorded", client.stderr.read() if client.stderr else ""
             assert int(recorded[2]) > 100  # about half of 300 users are in the 50% canary
+        # Every outcome the clients flushed is in the store before the watcher looks.
+        total = sum(int(n) for n in recorded_counts)
+        deadline = time.monotonic() + 30
+        while _total(store_url, world.salt()) < total and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _total(store_url, world.salt()) == total, _counts(store_url, world.salt())
         # The watcher runs in its own clone, with no git identity but the bot's.
         env = {
             k: v for k, v in os.environ.items() if not k.startswith(("GIT_AUTHOR", "GIT_COMMITTER"))
@@ -85,7 +110,10 @@ def test_watcher_rolls_back_a_failing_canary_for_every_client(
         )
         assert watcher.returncode == 0, watcher.stderr
         log = events(watcher.stdout)
-        assert [e["event"] for e in log] == ["verdict", "commit", "push", "sync"]
+        assert [e["event"] for e in log] == ["verdict", "commit", "push", "sync"], (
+            log[0],
+            _counts(store_url, world.salt()),
+        )
         assert log[0]["verdict"] == "rollback"
         assert log[0]["canary"]["requests"] + log[0]["stable"]["requests"] == 300 * CLIENTS
         # The remote has the bot's pointer commit, and nothing else changed.
