@@ -8,10 +8,10 @@ One iteration (docs/auto-rollback.md has the sequence and the guarantees):
    pointers here would be old, and their salts not the ones clients record under;
 3. per agent with a canary at HEAD, in the environment: skip it unless the store serves
    that same canary (salt); judge it from the outcomes recorded under that salt
-   (``canary_eval.evaluate_canary``, the rule of ``canary evaluate``);
+   (``canary.evaluate.evaluate_canary``, the rule of ``canary evaluate``);
 4. with ``apply`` and a verdict of promote or rollback: claim the canary in the store
    (``store.claims``: one watcher wins), write the same pointer commit as
-   ``canary promote``/``abort`` (``canary_eval.apply_verdict``) as the bot identity,
+   ``canary promote``/``abort`` (``canary.evaluate.apply_verdict``) as the bot identity,
    push it (``watch_git.push``), mark the claim done, and with ``sync`` publish HEAD.
 
 Every step is reported as a ``WatchEvent`` through a callback as it happens. The cost of
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from agentver.agentfile import check_agent_id
-from agentver.canary_eval import apply_verdict, evaluate_canary, sync_store
+from agentver.canary.evaluate import apply_verdict, evaluate_canary, sync_store
 from agentver.errors import AgentverError, RepositoryError, UsageError
 from agentver.models import Pointer
 from agentver.publish import committed_pointers

@@ -55,11 +55,7 @@ def test_round_trip(store: Store) -> None:
     plan = store.sync(snapshot)
     assert plan.applied and not plan.nothing_to_do
     assert len(plan.new_versions) == 12
-<<<<<<< HEAD
     assert plan.migrations == tuple(range(1, migrations.LATEST + 1))
-=======
-    assert plan.migrations == tuple(m.version for m in migrations.MIGRATIONS)
->>>>>>> 05b3d88 (canary watch: judge running canaries from the store and roll back as a bot (claim, push with rebase, sync); end-to-end and failure-mode tests)
     assert store.versions() == sorted_versions(snapshot)
     assert sorted_pointers(store.pointers()) == sorted_pointers(list(snapshot.pointers))
     assert [p.agent for p in store.pointers("staging")] == ["agent-000", "agent-001", "agent-002"]
@@ -243,7 +239,6 @@ def test_pointer_naming_an_unknown_version_is_refused(store: Store) -> None:
 
 def test_migrations_are_applied_once_and_recorded(store: Store, store_url: str) -> None:
     assert store.schema_version() == 0
-<<<<<<< HEAD
     assert store.plan(fx.make_snapshot(1, 1, "A")).migrations == tuple(
         range(1, migrations.LATEST + 1)
     )
@@ -253,16 +248,6 @@ def test_migrations_are_applied_once_and_recorded(store: Store, store_url: str) 
     assert store.plan(fx.make_snapshot(1, 2, "B")).migrations == ()
     rows = _query(store_url, "SELECT version, description FROM schema_version")
     assert [row[0] for row in rows] == list(range(1, migrations.LATEST + 1))
-=======
-    every = tuple(m.version for m in migrations.MIGRATIONS)
-    assert store.plan(fx.make_snapshot(1, 1, "A")).migrations == every
-    store.sync(fx.make_snapshot(1, 1, "A"))
-    store.sync(fx.make_snapshot(1, 2, "B"))
-    assert store.schema_version() == migrations.LATEST == every[-1]
-    assert store.plan(fx.make_snapshot(1, 2, "B")).migrations == ()
-    rows = _query(store_url, "SELECT version, description FROM schema_version")
-    assert tuple(sorted(row[0] for row in rows)) == every
->>>>>>> 05b3d88 (canary watch: judge running canaries from the store and roll back as a bot (claim, push with rebase, sync); end-to-end and failure-mode tests)
 
 
 def _query(url: str, sql: str) -> list[tuple[object, ...]]:
