@@ -46,7 +46,7 @@ PYTHON_EQUIVALENTS: dict[str, str] = {
     "canary abort": "agentver.deploy.canary_abort",
     "canary status": "agentver.workspace.Workspace.pointer",
     "canary evaluate": "agentver.canary.evaluate.evaluate_canary",
-    "canary watch": "agentver.watch.Watcher",
+    "canary watch": "agentver.canary.watch.Watcher",
     "flag set": "agentver.deploy.flag_set",
     "flag rm": "agentver.deploy.flag_rm",
     "flag list": "agentver.workspace.Workspace.pointer",

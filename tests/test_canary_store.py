@@ -53,9 +53,11 @@ def test_a_store_of_todays_schema_is_migrated_and_keeps_its_outcomes(
             10,
             0,
         )
-        # The next sync migrates: one new migration, recorded, old rows kept (score NULL).
+        # The next sync migrates (score column and any later), recorded, old rows kept.
         plan = store.sync(fx.make_snapshot(1, 2, "B"))
-        assert plan.migrations == (migrations.OUTCOME_SCORE_VERSION,)
+        assert plan.migrations == tuple(
+            range(migrations.OUTCOME_SCORE_VERSION, migrations.LATEST + 1)
+        )
         assert store.schema_version() == migrations.LATEST
         store.record_outcomes(
             [

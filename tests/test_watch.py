@@ -16,9 +16,9 @@ import yaml
 
 import agentver.cli.app
 import agentver.cli.watch_cmd  # noqa: F401  (registers `canary watch`)
+from agentver.canary.watch import WatchOptions, parse_duration, watch_settings
 from agentver.settings import Settings
 from agentver.store import claims, open_store
-from agentver.watch import WatchOptions, parse_duration, watch_settings
 from tests import store_kill_driver as fx
 from tests.conftest import RunCli
 from tests.watch_world import (

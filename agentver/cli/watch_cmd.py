@@ -56,7 +56,7 @@ def canary_watch_cmd(
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    from agentver.watch import Watcher, WatchEvent, WatchOptions, parse_duration
+    from agentver.canary.watch import Watcher, WatchEvent, WatchOptions, parse_duration
 
     seconds = parse_duration(interval)
     options = WatchOptions(

@@ -33,13 +33,7 @@ from typing import Any
 
 from agentver.agentfile import check_agent_id
 from agentver.canary.evaluate import apply_verdict, evaluate_canary, sync_store
-from agentver.errors import AgentverError, RepositoryError, UsageError
-from agentver.models import Pointer
-from agentver.publish import committed_pointers
-from agentver.settings import SETTINGS_FILE, Settings
-from agentver.store import Store, open_store
-from agentver.store import claims as store_claims
-from agentver.watch_git import (
+from agentver.canary.watch_git import (
     DEFAULT_IDENTITY,
     Identity,
     PersonActed,
@@ -48,6 +42,12 @@ from agentver.watch_git import (
     parse_identity,
     push,
 )
+from agentver.errors import AgentverError, RepositoryError, UsageError
+from agentver.models import Pointer
+from agentver.publish import committed_pointers
+from agentver.settings import SETTINGS_FILE, Settings
+from agentver.store import Store, open_store
+from agentver.store import claims as store_claims
 from agentver.workspace import Workspace
 
 AUTHOR_ENV = "AGENTVER_WATCH_AUTHOR"
