@@ -24,6 +24,7 @@ from starlette.staticfiles import StaticFiles
 
 from agentver.agentfile import check_agent_id
 from agentver.errors import AgentverError, CheckFailed, NotFound
+from agentver.history import AgentHistory
 from agentver.web import actions, ops, views
 from agentver.web.render import STATIC, render
 from agentver.web.security import Guard
@@ -116,6 +117,18 @@ def _refresh_ms(text: str | None) -> int:
 class _Pages:
     def __init__(self, config: Config) -> None:
         self.config = config
+        # Every agent's versions for one (HEAD, agents folder): they depend on nothing
+        # else (docs/design.md section 3), so the overview reuses them until HEAD moves.
+        self._histories: tuple[tuple[str, str], dict[str, AgentHistory]] | None = None
+
+    def histories(self, ws: Workspace) -> dict[str, AgentHistory]:
+        key = (ws.index.head, ws.settings.agents_dir)
+        held = self._histories
+        if held is not None and held[0] == key:
+            return held[1]
+        histories = ws.agents()
+        self._histories = (key, histories)
+        return histories
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -168,7 +181,7 @@ class _Pages:
     def overview(self, request: Request) -> Response:
         ws = self.ws()
         store = read_state(ws, self.config.store)
-        rows = views.overview(ws, store)
+        rows = views.overview(ws, store, self.histories(ws))
         return self.page(request, "overview.html", ws, rows=rows, store=store, title="Overview")
 
     def agent(self, request: Request) -> Response:

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentver.compare import diff_refs
+from agentver.deploy.pointers import pointer_path
 from agentver.diff import MISSING, Change
 from agentver.errors import AgentverError
 from agentver.history import AgentHistory
 from agentver.models import Pointer, Version
-from agentver.publish import committed_pointers
+from agentver.publish import uncommitted_pointer_files
 from agentver.web.chart import Chart, deployment_chart
 from agentver.web.storeview import StoreState
 from agentver.web.worddiff import Row, counts, side_by_side
@@ -60,10 +61,18 @@ class AgentRow:
         return notes
 
 
-def overview(ws: Workspace, store: StoreState | None) -> list[AgentRow]:
-    histories = ws.agents()
+def overview(
+    ws: Workspace, store: StoreState | None, histories: dict[str, AgentHistory] | None = None
+) -> list[AgentRow]:
+    """One row per agent; ``histories`` when the caller holds them for this HEAD already.
+
+    A pointer file that ``git status`` does not list is as committed at HEAD, so only
+    the few with uncommitted edits are read from git (one status call, not one git
+    process per pointer file)."""
+    if histories is None:
+        histories = ws.agents()
     environments = list(ws.settings.environments)
-    committed = {(p.environment, p.agent): p for p in committed_pointers(ws, environments)}
+    dirty = set(uncommitted_pointer_files(ws))
     behind = _agents_behind(ws, store)
     rows: list[AgentRow] = []
     for name in sorted(histories):
@@ -80,9 +89,12 @@ def overview(ws: Workspace, store: StoreState | None) -> list[AgentRow]:
         )
         for env in environments:
             pointer = ws.pointer(env, name)
-            row.envs[env] = _env_cell(
-                history, pointer, committed.get((env, name)), store, env, name
+            committed = (
+                ws.pointer(env, name, committed=True)
+                if pointer_path(env, name) in dirty
+                else pointer
             )
+            row.envs[env] = _env_cell(history, pointer, committed, store, env, name)
         rows.append(row)
     return rows
 
@@ -90,7 +102,7 @@ def overview(ws: Workspace, store: StoreState | None) -> list[AgentRow]:
 def _env_cell(
     history: AgentHistory,
     pointer: Pointer,
-    committed: Pointer | None,
+    committed: Pointer,
     store: StoreState | None,
     env: str,
     agent: str,
@@ -103,10 +115,10 @@ def _env_cell(
         cell.canary = pointer.canary.version
         cell.canary_percent = pointer.canary.percent
     empty = Pointer(agent, env)
-    cell.uncommitted = pointer != (committed or empty)
+    cell.uncommitted = pointer != committed
     if store is not None and store.problem is None:
         served = store.pointers.get((env, agent))
-        if (served or empty) != (committed or empty):
+        if (served or empty) != committed:
             what = _short(served)
             cell.drift = f"store serves {what}" if served else "not in the store"
     return cell

@@ -43,6 +43,18 @@ def test_overview_shows_drift_after_an_unpublished_deploy(
     assert "production: store serves v3" in html
 
 
+def test_overview_marks_uncommitted_pointer_edits(
+    demo_repo: Path, client_for: Any, run_cli: Any
+) -> None:
+    assert run_cli("-C", str(demo_repo), "deploy", "support", "v2", "--no-commit").exit_code == 0
+    client = client_for(demo_repo)
+    html = client.get("/").text
+    assert html.count('title="the pointer file has uncommitted edits">uncommitted') == 1
+    assert "in sync" in html  # the store is compared with HEAD, which did not move
+    git(demo_repo, "checkout", "--", ".agentver")
+    assert "uncommitted</span>" not in client.get("/").text
+
+
 def test_diff_shows_the_deleted_billing_paragraph(demo_repo: Path, client_for: Any) -> None:
     html = client_for(demo_repo).get("/agents/support/diff?a=3&b=4").text
     deleted = re.findall(r'<td class="txt removed">(.*?)</td>', html, re.S)
