@@ -83,6 +83,24 @@ def _record(root: Path, env: str, outcomes: list[tuple[str, bool]]) -> None:
         store.close()
 
 
+def _store_eval_results(root: Path) -> None:
+    """Stored evaluation results for v2 and v3, as `agentver eval` writes them."""
+    from agentver.evals.agent_eval import result_store
+    from agentver.evals.results import CaseResult, EvalKey, RunResult, SuiteResult
+    from agentver.workspace import Workspace
+
+    ws = Workspace.open(root)
+    for number, passing in ((2, 4), (3, 5)):
+        version = ws.history("support").versions[number - 1]
+        cases = tuple(
+            CaseResult(f"case-{i}", 1.0, (RunResult(i < passing, "...", 40, ()),)) for i in range(5)
+        )
+        key = EvalKey("support", version.config_hash, "ab12cd34", "ef56ab78")
+        result_store(ws).put(
+            SuiteResult(key, cases, evaluated_at=f"2025-03-0{number + 5}T12:00:00Z")
+        )
+
+
 @pytest.fixture(scope="module")
 def served(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     base = tmp_path_factory.mktemp("browser")
@@ -102,6 +120,7 @@ def served(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     cli("sync")
     _record(root, "staging", [("stable", i % 40 != 0) for i in range(200)])
     _record(root, "staging", [("canary", i % 50 != 0) for i in range(120)])
+    _store_eval_results(root)
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "agentver", "-C", str(root), "serve", "--port", str(port),
@@ -158,6 +177,7 @@ def page(browser: dict[str, object]) -> Iterator[object]:
 
 
 def shot(page: object, name: str) -> None:
+    page.wait_for_load_state("load")  # type: ignore[attr-defined]
     page.screenshot(path=str(artifact(name)), full_page=True)  # type: ignore[attr-defined]
 
 
@@ -285,6 +305,24 @@ def test_read_pages_work_without_javascript(browser: dict[str, object], served: 
         expect(tab.locator("figure.chart svg")).to_have_count(2)  # drawn without a script
     finally:
         tab.close()
+
+
+def test_canaries_evaluations_and_commit_pages(page: object, served: Served) -> None:
+    expect = playwright_sync.expect
+    page.goto(served.url + "/canary")  # type: ignore[attr-defined]
+    expect(page.get_by_role("link", name="support")).to_have_attribute(
+        "href", "/agents/support/canary?env=staging"
+    )  # type: ignore[attr-defined]
+    page.goto(served.url + "/evaluations?agent=support")  # type: ignore[attr-defined]
+    expect(page.locator("tr#v3")).to_contain_text("100.0%")  # type: ignore[attr-defined]
+    expect(page.locator("tr#v2")).to_contain_text("80.0%")  # type: ignore[attr-defined]
+    shot(page, "evaluations.png")
+    page.goto(served.url + "/deployments?agent=support&env=production")  # type: ignore[attr-defined]
+    page.get_by_role("row", name="canary start").locator('a[href^="/commits/"]').click()  # type: ignore[attr-defined]
+    expect(page.locator("pre.message")).to_have_text(
+        "agentver(production): canary start support v5 at 10%"
+    )  # type: ignore[attr-defined]
+    shot(page, "commit.png")
 
 
 def test_write_without_the_token_is_refused(page: object, served: Served) -> None:

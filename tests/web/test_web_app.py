@@ -181,7 +181,9 @@ def test_deployments_page_answers_time_and_user(demo_repo: Path, client_for: Any
         "/deployments?agent=support&env=production&at=2025-03-10T22:00:00Z&user=alice"
     ).text
     answer = re.search(r'<p class="answer" id="at-answer">(.*?)</p>', html, re.S)
-    assert answer and re.search(r"ran\s+<a[^>]*>v3</a>\s*, with canary v5 at 10%", answer.group(1))
+    assert answer and re.search(
+        r"ran\s+<a[^>]*>v3</a>\s*, with canary v5 at 10% \(pointer commit", answer.group(1)
+    )
     user = re.search(r'<p class="answer" id="user-answer">(.*?)</p>', html, re.S)
     assert user and re.search(r">(stable|canary)<", user.group(1))
     assert html.count('href="/commits/') >= 5
@@ -197,3 +199,28 @@ def test_commit_page_rejects_odd_ids(demo_repo: Path, client_for: Any) -> None:
 @pytest.mark.parametrize("url", ["/canary", "/evaluations", "/agents/support/v/1"])
 def test_other_read_pages(demo_repo: Path, client_for: Any, url: str) -> None:
     assert client_for(demo_repo).get(url).status_code == 200
+
+
+def test_evaluations_show_the_score_of_each_version_with_a_result(
+    demo_repo: Path, client_for: Any
+) -> None:
+    from agentver.evals.agent_eval import result_store
+    from agentver.evals.results import CaseResult, EvalKey, RunResult, SuiteResult
+    from agentver.workspace import Workspace
+
+    ws = Workspace.open(demo_repo)
+    v3 = ws.history("support").versions[2]
+    runs = (RunResult(True, "ok", 5, ()), RunResult(False, "no", 5, ()))
+    result = SuiteResult(
+        EvalKey("support", v3.config_hash, "ab12cd34", "ef56ab78"),
+        (CaseResult("billing", 1.0, runs), CaseResult("greeting", 1.0, runs[:1])),
+        evaluated_at="2025-03-08T10:00:00Z",
+    )
+    result_store(ws).put(result)
+    client = client_for(demo_repo)
+    html = client.get("/evaluations?agent=support").text
+    row = re.search(r'<tr id="v3">(.*?)</tr>', html, re.S)
+    assert row and "75.0%" in row.group(1), html  # (0.5 + 1) / 2
+    assert re.search(r'<tr id="v4">.*?no result', html, re.S)
+    timeline = client.get("/agents/support").text
+    assert re.search(r'<tr id="v3">.*?>75%</a>', timeline, re.S)
