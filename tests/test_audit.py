@@ -35,7 +35,7 @@ def timeline(repo: Repo, run_cli: RunCli) -> tuple[Repo, list[str]]:
         ("canary", "start", "support", "2", "--percent", "10"),  # 5
         ("canary", "set", "support", "--percent", "50"),  # 6
         ("canary", "promote", "support"),  # 7
-        ("flag", "set", "support", "beta", "--users", "alice"),  # 8
+        ("flag", "set", "support", "beta", "--users", "alice", "--create"),  # 8
         ("rollback", "support"),  # 9
     ]
     commits = []

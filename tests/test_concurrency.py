@@ -21,7 +21,7 @@ def test_concurrent_flag_writers_lose_no_update(repo: Repo, run_cli: RunCli) -> 
     start = repo.head()
     script = (
         'for i in $(seq 1 "$N"); do '
-        '"$PY" -m agentver flag set support "f${W}_${i}" --percent "$((W * 10 + i)).5" '
+        '"$PY" -m agentver flag set support "f${W}_${i}" --create --percent "$((W * 10 + i)).5" '
         "|| exit 1; done"
     )
     procs = [

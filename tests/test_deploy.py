@@ -206,6 +206,7 @@ def test_flags_set_list_rm(deployed: Repo, run_cli: RunCli) -> None:
         "alice,bob",
         "--add-tools",
         "web_search",
+        "--create",
         cwd=root,
     )
     assert code == 0, err
@@ -237,7 +238,8 @@ def test_flags_set_list_rm(deployed: Repo, run_cli: RunCli) -> None:
     head = deployed.head()
     code, _, err = run_cli("flag", "set", "support", "web_search_beta", "--disable", cwd=root)
     assert code == 0 and "nothing to do" in err and deployed.head() == head
-    run_cli("flag", "set", "support", "no_search", "--remove-tools", "search_kb", cwd=root)
+    args = ("flag", "set", "support", "no_search", "--remove-tools", "search_kb", "--create")
+    assert run_cli(*args, cwd=root).exit_code == 0
     code, out, _ = run_cli("flag", "list", "support", cwd=root)
     assert "web_search_beta: off" in out and "no_search: on for everyone" in out
     assert run_cli("flag", "rm", "support", "web_search_beta", cwd=root).exit_code == 0
@@ -253,9 +255,8 @@ def test_flags_set_list_rm(deployed: Repo, run_cli: RunCli) -> None:
 def test_resolve(deployed: Repo, run_cli: RunCli) -> None:
     root = deployed.path
     run_cli("canary", "start", "support", "2", "--percent", "50", cwd=root)
-    run_cli(
-        "flag", "set", "support", "beta", "--users", "alice", "--add-tools", "web_search", cwd=root
-    )
+    args = ("flag", "set", "support", "beta", "--users", "alice", "--add-tools", "web_search")
+    assert run_cli(*args, "--create", cwd=root).exit_code == 0
     hashes = {
         v["version"]: v["config_hash"]
         for v in json.loads(run_cli("history", "support", "--json", cwd=root).stdout)["versions"]
@@ -568,7 +569,7 @@ def test_unrelated_staged_unstaged_and_untracked_changes_stay(
         ["deploy", "support", "2"],
         ["canary", "start", "support", "3", "--percent", "10"],
         ["canary", "set", "support", "--percent", "20"],
-        ["flag", "set", "support", "beta", "--users", "alice"],
+        ["flag", "set", "support", "beta", "--users", "alice", "--create"],
         ["canary", "promote", "support"],
         ["rollback", "support"],
         ["deploy", "billing", "1"],

@@ -209,3 +209,72 @@ def test_action_of_reads_agentver_subjects_and_infers_others() -> None:
     assert action_of("hand edit", active, with_canary) == "canary start"
     assert action_of("hand edit", with_canary, active) == "canary abort"
     assert action_of("hand edit", empty, empty) == "edit"
+
+
+# -- pointer writes check their own output (issue 12, finding 3) ----------------------
+
+
+@pytest.fixture
+def deployed_support(repo: Repo, run_cli: RunCli) -> Repo:
+    text = "model: m1\nsystem_prompt: You are support.\ntools: [search_kb]\n"
+    repo.commit_agent("support", text, "support v1")
+    code, _, err = run_cli("deploy", "support", "1", cwd=repo.path)
+    assert code == 0, err
+    return repo
+
+
+def _state(repo: Repo) -> tuple[str, bytes, str]:
+    return (
+        repo.head(),
+        (repo.path / PATH).read_bytes(),
+        repo.git("status", "--porcelain", "--untracked-files=all"),
+    )
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        ("--add-tools", "web\udcffsearch"),  # argv byte 0xff: not UTF-8
+        ("--users", "alice,b\udcc3"),  # a truncated UTF-8 sequence
+        ("--remove-tools", "tab\there"),
+        ("--users", "zero\u200bwidth"),
+    ],
+)
+def test_flag_arguments_that_would_not_read_back_are_refused(
+    deployed_support: Repo, run_agentver: RunCli, option: tuple[str, str]
+) -> None:
+    """A real process gets the raw bytes as argv: exit 2, one error line, nothing written,
+    and the pointer still reads (deploy, flag list and sync kept working)."""
+    before = _state(deployed_support)
+    args = ("flag", "set", "support", "beta", *option, "--create")
+    code, out, err = run_agentver(*args, cwd=deployed_support.path)
+    assert code == 2, (out, err)
+    assert err.startswith(f"error: {option[0]}: ") and "is not a valid name" in err
+    assert "Traceback" not in err
+    assert _state(deployed_support) == before
+    code, out, err = run_agentver("flag", "list", "support", "--json", cwd=deployed_support.path)
+    assert code == 0 and '"flags": {}' in out, err
+
+
+def test_a_pointer_that_does_not_read_back_is_never_committed(
+    deployed_support: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is parsed back with the pointer reader before `git add`: a writer bug
+    (simulated: the serializer drops the flag, or writes garbage) commits nothing."""
+    from agentver.deploy import FlagChange, flag_set
+    from agentver.deploy import transaction as transaction_module
+
+    real = transaction_module.serialize_pointer
+    before = _state(deployed_support)
+    for broken in (
+        lambda pointer: real(Pointer(pointer.agent, pointer.environment, pointer.active)),
+        lambda pointer: real(pointer) + b"flags: [\n",
+    ):
+        monkeypatch.setattr(transaction_module, "serialize_pointer", broken)
+        ws = Workspace.open(deployed_support.path)
+        with pytest.raises(PointerError, match=f"refusing to commit {PATH}"):
+            flag_set(ws, "support", "beta", FlagChange(users=("alice",)), create=True)
+        assert _state(deployed_support) == before
+        with pytest.raises(PointerError, match=f"refusing to commit {PATH}"):
+            flag_set(ws, "support", "b", FlagChange(enabled=False), create=True, no_commit=True)
+        assert _state(deployed_support) == before

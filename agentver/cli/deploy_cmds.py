@@ -25,10 +25,15 @@ app.add_typer(flag_app, name="flag")
 
 PERCENT_HELP = "Share of users, a decimal in (0, 100] with at most two decimals, e.g. 10 or 12.5."
 GATE_SKIP = typer.Option(
-    False, "--skip-gate", help="Deploy without a passing evaluation (needs --reason)."
+    False,
+    "--skip-gate",
+    help="Deploy without a passing evaluation or despite a policy violation (needs --reason).",
+)
+CHECKS_SKIP = typer.Option(
+    False, "--skip-gate", help="Go ahead despite a policy violation (needs --reason)."
 )
 GATE_REASON = typer.Option(
-    None, "--reason", help="Why the evaluation gate is skipped (goes into the commit)."
+    None, "--reason", help="Why the checks are skipped (goes into the commit message)."
 )
 WRITE_JSON = typer.Option(
     False, "--json", help="Print one JSON document on stdout: what changed and the commit."
@@ -85,11 +90,25 @@ def rollback_cmd(
     ),
     env: str | None = ENV_OPTION,
     no_commit: bool = NO_COMMIT_OPTION,
+    skip_gate: bool = CHECKS_SKIP,
+    reason: str | None = GATE_REASON,
     as_json: bool = WRITE_JSON,
 ) -> None:
-    """Make an earlier version active again (default: the one active before); ends any canary."""
+    """Make an earlier version active again (default: the one active before); ends any canary.
+
+    Only goes back: to a version older than the active one, or one that was active in
+    the environment before. Skips the evaluation gate, not the validity checks.
+    """
     ws = open_workspace(ctx)
-    outcome = actions.rollback(ws, agent, ref, environment=env, no_commit=no_commit)
+    outcome = actions.rollback(
+        ws,
+        agent,
+        ref,
+        environment=env,
+        skip_gate=skip_gate,
+        reason=reason,
+        no_commit=no_commit,
+    )
     _report(outcome, no_commit, as_json)
 
 
@@ -127,11 +146,21 @@ def canary_set_cmd(
     percent: str = typer.Option(..., "--percent", "-p", help=PERCENT_HELP),
     env: str | None = ENV_OPTION,
     no_commit: bool = NO_COMMIT_OPTION,
+    skip_gate: bool = CHECKS_SKIP,
+    reason: str | None = GATE_REASON,
     as_json: bool = WRITE_JSON,
 ) -> None:
     """Change the canary's share (same cohort: raising it only adds users)."""
     ws = open_workspace(ctx)
-    outcome = actions.canary_set(ws, agent, percent, environment=env, no_commit=no_commit)
+    outcome = actions.canary_set(
+        ws,
+        agent,
+        percent,
+        environment=env,
+        skip_gate=skip_gate,
+        reason=reason,
+        no_commit=no_commit,
+    )
     _report(outcome, no_commit, as_json)
 
 

@@ -1,10 +1,11 @@
 """One library function per pointer action: what the CLI, ``canary watch`` and the
 dashboard call, so every client gets the same checks and the same commit message.
 
-Each function resolves its arguments, applies the checks that guard the action and runs
-one ``transact`` (one commit of one pointer file). ``author`` names who acted (a bot, a
-dashboard user); without it the commit is git's own identity's, as typed by hand.
-Nothing here prints: warnings travel in ``Outcome.warnings``.
+Each function resolves its arguments, then runs one ``transact`` (one commit of one
+pointer file) whose change first applies the checks of ``checks.guard`` to the pointer
+it replaces, under the pointer lock. ``author`` names who acted (a bot, a dashboard
+user); without it the commit is git's own identity's, as if typed by hand. Nothing here
+prints: warnings travel in ``Outcome.warnings``.
 """
 
 from __future__ import annotations
@@ -16,12 +17,19 @@ from agentver.agentfile import agent_config
 from agentver.config import load_yaml
 from agentver.deploy import changes
 from agentver.deploy.changes import FlagChange
-from agentver.deploy.gate import enforce_gate
+from agentver.deploy.checks import (
+    Committed,
+    committed_settings,
+    guard,
+    require_going_back,
+    skip_reason,
+)
 from agentver.deploy.pointers import is_flag_name
-from agentver.deploy.transaction import Author, Outcome, transact
+from agentver.deploy.transaction import Author, Compute, Outcome, transact
 from agentver.errors import AgentverError, UsageError
 from agentver.history import agent_path
-from agentver.refs import resolve_version
+from agentver.models import Pointer, Version
+from agentver.refs import checked_version, resolve_version
 from agentver.routing import parse_percent
 
 if TYPE_CHECKING:
@@ -35,6 +43,21 @@ def _percent_bp(percent: Percent) -> int:
     return parse_percent(percent if isinstance(percent, str) else str(percent))
 
 
+def _run(
+    ws: Workspace,
+    env: str,
+    agent: str,
+    compute: Compute,
+    action: str,
+    author: Author | None,
+    no_commit: bool,
+    committed: Committed | None = None,
+) -> Outcome:
+    outcome = transact(ws, env, agent, compute, no_commit=no_commit, action=action, author=author)
+    warnings = committed.warnings if committed is not None else ()
+    return replace(outcome, warnings=outcome.warnings + warnings) if warnings else outcome
+
+
 def deploy(
     ws: Workspace,
     agent: str,
@@ -46,19 +69,19 @@ def deploy(
     author: Author | None = None,
     no_commit: bool = False,
 ) -> Outcome:
-    """Make ``ref`` active now (ends a running canary), through the evaluation gate."""
+    """Make ``ref`` active now (ends a running canary): it must be valid and pass the
+    evaluation gate, unless ``skip_gate`` with a ``reason`` (recorded in the commit)."""
+    why = skip_reason(skip_gate, reason)
     env = ws.environment(environment)
     version = resolve_version(ws, agent, ref, env)
-    current = ws.pointer(env, agent)
-    already = current.active is not None and current.active.config_hash == version.config_hash
-    # Deploying what already runs is a no-op; the gate is for what would change.
-    note = (
-        ""
-        if already and current.canary is None
-        else enforce_gate(ws, agent, version, env, skip=skip_gate, reason=reason)
-    )
-    compute = changes.deploy(version, env, "deploy", note)
-    return transact(ws, env, agent, compute, no_commit=no_commit, action="deploy", author=author)
+    committed = committed_settings(ws)
+
+    def compute(before: Pointer) -> tuple[Pointer, str]:
+        # Deploying what already runs is a no-op (NoChange): nothing to check then.
+        after, message = changes.deploy(version, env, "deploy")(before)
+        return after, message + guard(ws, version, env, committed, gate=True, skip_reason=why)
+
+    return _run(ws, env, agent, compute, "deploy", author, no_commit, committed)
 
 
 def rollback(
@@ -67,14 +90,28 @@ def rollback(
     ref: str = "previous",
     *,
     environment: str | None = None,
+    skip_gate: bool = False,
+    reason: str | None = None,
     author: Author | None = None,
     no_commit: bool = False,
 ) -> Outcome:
-    """Make an earlier version active again (default: the one active before)."""
+    """Make an earlier version active again (default: the one active before).
+
+    Only goes back: to a version older than the active one, or one that was active in
+    the environment before. Never waits on the evaluation gate (the emergency path),
+    but refuses an invalid version unless ``skip_gate`` with a ``reason``.
+    """
+    why = skip_reason(skip_gate, reason)
     env = ws.environment(environment)
     version = resolve_version(ws, agent, ref, env)
-    compute = changes.deploy(version, env, "rollback")
-    return transact(ws, env, agent, compute, no_commit=no_commit, action="rollback", author=author)
+    committed = committed_settings(ws)
+
+    def compute(before: Pointer) -> tuple[Pointer, str]:
+        after, message = changes.deploy(version, env, "rollback")(before)  # no-op first
+        require_going_back(ws, version, env, before)
+        return after, message + guard(ws, version, env, committed, gate=False, skip_reason=why)
+
+    return _run(ws, env, agent, compute, "rollback", author, no_commit, committed)
 
 
 def canary_start(
@@ -89,15 +126,27 @@ def canary_start(
     author: Author | None = None,
     no_commit: bool = False,
 ) -> Outcome:
-    """Send ``percent`` of users to ``ref`` (a fresh random cohort), through the gate."""
+    """Send ``percent`` of users to ``ref`` (a fresh random cohort); the version must be
+    valid and pass the evaluation gate, unless ``skip_gate`` with a ``reason``."""
     percent_bp = _percent_bp(percent)
+    why = skip_reason(skip_gate, reason)
     env = ws.environment(environment)
     version = resolve_version(ws, agent, ref, env)
-    note = enforce_gate(ws, agent, version, env, skip=skip_gate, reason=reason)
-    compute = changes.canary_start(version, env, percent_bp, note=note)
-    return transact(
-        ws, env, agent, compute, no_commit=no_commit, action="canary start", author=author
-    )
+    committed = committed_settings(ws)
+
+    def compute(before: Pointer) -> tuple[Pointer, str]:
+        # The canary rules first (one at a time, something active), then the checks.
+        after, message = changes.canary_start(version, env, percent_bp)(before)
+        return after, message + guard(ws, version, env, committed, gate=True, skip_reason=why)
+
+    return _run(ws, env, agent, compute, "canary start", author, no_commit, committed)
+
+
+def _canary_version(ws: Workspace, before: Pointer, environment: str) -> Version | None:
+    canary = before.canary
+    if canary is None:
+        return None
+    return checked_version(ws, before.agent, canary.version, canary.config_hash, environment)
 
 
 def canary_set(
@@ -106,16 +155,29 @@ def canary_set(
     percent: Percent,
     *,
     environment: str | None = None,
+    skip_gate: bool = False,
+    reason: str | None = None,
     author: Author | None = None,
     no_commit: bool = False,
 ) -> Outcome:
-    """Change the running canary's share (same cohort: raising it only adds users)."""
+    """Change the running canary's share (same cohort: raising it only adds users).
+
+    The canary passed the gate when it started; an invalid one (started with
+    ``--skip-gate``, or hand-edited in) is refused unless ``skip_gate`` with a ``reason``.
+    """
     percent_bp = _percent_bp(percent)
+    why = skip_reason(skip_gate, reason)
     env = ws.environment(environment)
-    compute = changes.canary_set(env, percent_bp)
-    return transact(
-        ws, env, agent, compute, no_commit=no_commit, action="canary set", author=author
-    )
+    committed = committed_settings(ws)
+
+    def compute(before: Pointer) -> tuple[Pointer, str]:
+        after, message = changes.canary_set(env, percent_bp)(before)
+        version = _canary_version(ws, before, env)
+        if version is not None:
+            message += guard(ws, version, env, committed, gate=False, skip_reason=why)
+        return after, message
+
+    return _run(ws, env, agent, compute, "canary set", author, no_commit, committed)
 
 
 def canary_promote(
@@ -127,12 +189,19 @@ def canary_promote(
     author: Author | None = None,
     no_commit: bool = False,
 ) -> Outcome:
-    """Make the canary version active for everyone; ``note`` ends the commit subject."""
+    """Make the canary version active for everyone; ``note`` ends the commit subject.
+    An invalid canary is refused (abort it instead)."""
     env = ws.environment(environment)
-    compute = changes.canary_end(env, "promote", note)
-    return transact(
-        ws, env, agent, compute, no_commit=no_commit, action="canary promote", author=author
-    )
+    committed = committed_settings(ws)
+
+    def compute(before: Pointer) -> tuple[Pointer, str]:
+        result = changes.canary_end(env, "promote", _one_line(note))(before)
+        version = _canary_version(ws, before, env)
+        if version is not None:
+            guard(ws, version, env, committed, gate=False, skip_reason=None)
+        return result
+
+    return _run(ws, env, agent, compute, "canary promote", author, no_commit, committed)
 
 
 def canary_abort(
@@ -146,10 +215,16 @@ def canary_abort(
 ) -> Outcome:
     """End the canary: everyone gets the active version. Never checked: the way out."""
     env = ws.environment(environment)
-    compute = changes.canary_end(env, "abort", note)
-    return transact(
-        ws, env, agent, compute, no_commit=no_commit, action="canary abort", author=author
-    )
+    compute = changes.canary_end(env, "abort", _one_line(note))
+    return _run(ws, env, agent, compute, "canary abort", author, no_commit)
+
+
+def _one_line(note: str) -> str:
+    """A caller's note for the commit subject: one line of printable text."""
+    text = " ".join(note.split())
+    if text and not text.isprintable():
+        raise UsageError(f"note {text!a} is not printable text")
+    return f" {text}" if text else ""
 
 
 def flag_set(
@@ -166,12 +241,10 @@ def flag_set(
     """Change a flag, or create one with ``create``; fields of ``change`` left None keep
     their value. Adding a tool no version of the agent ever had is a warning (a typo?)."""
     if not is_flag_name(name):
-        raise UsageError(f"invalid flag name {name!r}", "use letters, digits, '.', '_' and '-'")
+        raise UsageError(f"invalid flag name {name!a}", "use letters, digits, '.', '_' and '-'")
     env = ws.environment(environment)
     compute = changes.flag_set(env, name, change, create=create)
-    outcome = transact(
-        ws, env, agent, compute, no_commit=no_commit, action="flag set", author=author
-    )
+    outcome = _run(ws, env, agent, compute, "flag set", author, no_commit)
     warnings = _unknown_tool_warnings(ws, agent, name, change.add_tools or ())
     return replace(outcome, warnings=outcome.warnings + warnings) if warnings else outcome
 
@@ -199,7 +272,7 @@ def tools_ever_had(ws: Workspace, agent: str) -> set[str]:
         try:
             tools.update(agent_config(load_yaml(raw, path)).tools)
         except AgentverError:
-            continue  # an invalid version has no tools to speak of
+            continue  # an unreadable version has no tools to speak of
     return tools
 
 
@@ -215,4 +288,4 @@ def flag_rm(
     """Remove a flag."""
     env = ws.environment(environment)
     compute = changes.flag_rm(env, name)
-    return transact(ws, env, agent, compute, no_commit=no_commit, action="flag rm", author=author)
+    return _run(ws, env, agent, compute, "flag rm", author, no_commit)

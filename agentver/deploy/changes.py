@@ -7,11 +7,12 @@ replaces. Raising ``NoChange`` means "already so": exit 0, no commit.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from agentver.deploy.transaction import Compute, NoChange
-from agentver.errors import UsageError
+from agentver.errors import CheckFailed, UsageError
 from agentver.models import ActiveVersion, Canary, Flag, Pointer, Version, percent_number
 from agentver.routing import new_salt
 
@@ -122,8 +123,32 @@ def canary_end(environment: str, action: str, note: str = "") -> Compute:
     return compute
 
 
+MAX_NAME = 256
+
+
+def check_names(option: str, names: tuple[str, ...] | None) -> None:
+    """Users and tools must read back as the same text from the pointer file: no
+    undecodable bytes (``\\udcff`` from a non-UTF-8 argument), no control or invisible
+    characters, no surrounding spaces (issue: an unreadable pointer was committed)."""
+    for name in names or ():
+        if (
+            not isinstance(name, str)
+            or not name
+            or len(name) > MAX_NAME
+            or name != name.strip()
+            or not name.isprintable()
+        ):
+            raise UsageError(
+                f"{option}: {name!a} is not a valid name",
+                f"names are 1-{MAX_NAME} printable UTF-8 characters without surrounding spaces",
+            )
+
+
 @dataclass(frozen=True)
 class FlagChange:
+    """What ``flag set`` changes; None keeps the current value. Checked on construction,
+    so a bad argument is refused before anything is read or written."""
+
     percent_bp: int | None = None
     users: tuple[str, ...] | None = None
     add_tools: tuple[str, ...] | None = None
@@ -131,12 +156,37 @@ class FlagChange:
     enabled: bool | None = None
     clear_percent: bool = False
 
+    def __post_init__(self) -> None:
+        check_names("--users", self.users)
+        check_names("--add-tools", self.add_tools)
+        check_names("--remove-tools", self.remove_tools)
+        bp = self.percent_bp
+        if bp is not None and (
+            isinstance(bp, bool) or not isinstance(bp, int) or not 0 < bp <= 10000
+        ):
+            raise UsageError(f"invalid flag percent: {bp!r} basis points (1 to 10000)")
+
 
 def flag_set(environment: str, name: str, change: FlagChange, *, create: bool = False) -> Compute:
     """Change a flag (create it only with ``create``); options not given keep their value."""
 
     def compute(before: Pointer) -> tuple[Pointer, str]:
+        # Checked here, after the repository's state (merge, corrupt pointer...): those
+        # are what the user must fix first.
+        if change == FlagChange():
+            raise UsageError(
+                f"nothing to set: flag set {name} without options changes nothing",
+                "give --percent, --users, --add-tools, --remove-tools, --disable or --enable",
+            )
         current = before.flags.get(name)
+        if current is None and not create:
+            # A typo must not create a second flag while the real one stays as it was.
+            close = difflib.get_close_matches(name, list(before.flags), n=1, cutoff=0.6)
+            advice = f"did you mean {close[0]!r}? " if close else ""
+            raise CheckFailed(
+                f"{before.agent} has no flag {name!r} in {environment}",
+                f"{advice}to create a new flag, add --create",
+            )
         flag = current or Flag(name)
         flag = Flag(
             name,

@@ -1,53 +1,55 @@
-"""The evaluation gate as ``deploy`` and ``canary start`` apply it (docs/evals.md)."""
+"""The evaluation gate as ``deploy`` and ``canary start`` apply it (docs/evals.md).
+
+The gate's settings (``gate:``, ``providers:``, ``eval:``) are those of the
+``agentver.yaml`` committed at HEAD, never the work tree's: deleting the gate locally
+must not let a failing version out (docs/design.md section 8).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from agentver.errors import CheckFailed, UsageError
+from agentver.errors import CheckFailed
 from agentver.models import Version
 
 if TYPE_CHECKING:
     from agentver.workspace import Workspace
 
 
-def skip_note(reason: str | None) -> str:
-    """The commit-message note for ``--skip-gate --reason``; exit 2 without a reason."""
-    text = " ".join((reason or "").split())  # one line: it goes into the commit subject
-    if not text:
-        raise UsageError(
-            '--skip-gate needs --reason "..."', "the reason is recorded in the pointer commit"
-        )
-    return f" (evaluation gate skipped: {text})"
+def gate_applies(ws: Workspace, agent: str, settings: Mapping[str, Any]) -> bool:
+    """Whether ``settings`` (HEAD's committed ``agentver.yaml``) gate ``agent``."""
+    if not settings.get("gate"):
+        return False  # no gate: do not even parse the provider settings
+    from agentver.evals.settings import parse_eval_settings
+
+    return parse_eval_settings(settings, root=ws.root).gate_for(agent) is not None
 
 
 def enforce_gate(
-    ws: Workspace, agent: str, version: Version, environment: str, *, skip: bool, reason: str | None
-) -> str:
-    """Raise CheckFailed (exit 1) unless the gate passes for the exact config_hash being
-    deployed; returns a note for the pointer commit message (empty when none).
+    ws: Workspace, agent: str, version: Version, environment: str, settings: Mapping[str, Any]
+) -> None:
+    """Raise CheckFailed (exit 1) unless the gate of ``settings`` (HEAD's committed
+    ``agentver.yaml`` as a mapping) passes for the exact config_hash being deployed.
 
     Without a ``gate:`` for the agent this does nothing. The gate reads stored results
     only; it never calls a model.
     """
-    if skip:
-        return skip_note(reason)
-    if reason is not None:
-        raise UsageError("--reason is only used with --skip-gate")
-    if not ws.settings.raw.get("gate"):
-        return ""  # no gate: do not even parse the provider settings
-    from agentver.evals.agent_eval import decide_gate, eval_settings, find_suite
+    if not settings.get("gate"):
+        return  # no gate: do not even parse the provider settings
+    from agentver.evals.agent_eval import decide_gate, find_suite
+    from agentver.evals.settings import parse_eval_settings
 
-    settings = eval_settings(ws)
-    if settings.gate_for(agent) is None:
-        return ""
+    eval_settings = parse_eval_settings(settings, root=ws.root)
+    if eval_settings.gate_for(agent) is None:
+        return
     decision = decide_gate(
         ws,
         agent,
         version.config_hash,
         f"v{version.version}",
         environment,
-        settings,
+        eval_settings,
         find_suite(ws, agent),
     )
     if decision is not None and not decision.passed:
@@ -55,4 +57,3 @@ def enforce_gate(
             f"evaluation gate: {decision.message}",
             decision.hint or 'fix the failing cases, or deploy with --skip-gate --reason "..."',
         )
-    return ""

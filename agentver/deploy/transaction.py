@@ -18,7 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agentver.deploy.pointers import pointer_json, pointer_path, serialize_pointer
+from agentver.deploy.pointers import (
+    parse_pointer,
+    pointer_json,
+    pointer_path,
+    serialize_pointer,
+)
 from agentver.errors import AgentverError, PointerError, RepositoryError, UsageError
 from agentver.gitrepo import run_git
 from agentver.models import Pointer
@@ -130,11 +135,15 @@ def transact(
         path = ws.root / rel
         old_bytes = path.read_bytes() if path.is_file() else None
         if no_commit:
-            _atomic_write(path, serialize_pointer(after))
+            try:
+                _write_checked(path, rel, after)
+            except BaseException:
+                _restore_file(path, old_bytes)
+                raise
             return outcome(after, message)
         commit_args = _commit_identity(ws, author)
         try:
-            _atomic_write(path, serialize_pointer(after))
+            _write_checked(path, rel, after)
             ws.repo.git("add", "--", rel)
             ws.repo.git(*commit_args, "--only", "-q", "-m", message, "--", rel)
         except BaseException:
@@ -195,11 +204,32 @@ def _has_uncommitted_edits(ws: Workspace, rel: str) -> bool:
     return bool(ws.repo.git("status", "--porcelain", "--untracked-files=all", "--", rel).strip())
 
 
-def _restore(ws: Workspace, rel: str, path: Path, old_bytes: bytes | None) -> None:
+def _write_checked(path: Path, rel: str, pointer: Pointer) -> None:
+    """Write ``pointer`` atomically, then read the file back with the one pointer reader:
+    what is committed is what every later command (and sync) will read."""
+    _atomic_write(path, serialize_pointer(pointer))
+    try:
+        again = parse_pointer(path.read_bytes(), rel, pointer.environment, pointer.agent)
+    except PointerError as exc:
+        again, problem = None, exc.message
+    else:
+        problem = "it reads back as a different state"
+    if again != pointer:
+        raise PointerError(
+            f"refusing to commit {rel}: {problem}",
+            "this is a bug in agentver; nothing was committed (please report it)",
+        )
+
+
+def _restore_file(path: Path, old_bytes: bytes | None) -> None:
     if old_bytes is None:
         path.unlink(missing_ok=True)
     else:
         _atomic_write(path, old_bytes)
+
+
+def _restore(ws: Workspace, rel: str, path: Path, old_bytes: bytes | None) -> None:
+    _restore_file(path, old_bytes)
     run_git(["reset", "-q", "--", rel], ws.root, check=False)
 
 

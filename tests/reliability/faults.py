@@ -102,12 +102,12 @@ def kill_pointer_writes(tmp: Path, runs: int, seed: int = 8) -> KillReport:
     env = hermetic_env(tmp / "home")
     (tmp / "home").mkdir(parents=True, exist_ok=True)
     root = base_repo(tmp / "repo")
-    duration = _timed(root, env, "flag", "set", AGENT, "warmup")
+    duration = _timed(root, env, "flag", "set", AGENT, "warmup", "--create", "--disable")
     report = KillReport()
     for number in range(runs):
         old_head = git(root, "rev-parse", "HEAD").strip()
         if number % 2:
-            argv = ["flag", "set", AGENT, "beta", "--percent", str(rng.randint(1, 100))]
+            argv = ["flag", "set", AGENT, "beta", "--create", "--percent", str(rng.randint(1, 100))]
         else:
             current = (root / POINTER).read_text()
             argv = ["deploy", AGENT, "1" if "version: 2" in current else "2"]
@@ -193,7 +193,9 @@ def _judge_kill(
         # Killed inside the atomic write: the temporary file stays (the pointer itself is
         # whole); the next pointer command removes it under the lock.
         report.temp_files += 1
-        probe = run(root, env, "flag", "set", AGENT, f"probe{report.temp_files}")
+        probe = run(
+            root, env, "flag", "set", AGENT, f"probe{report.temp_files}", "--create", "--disable"
+        )
         status = git(root, "status", "--porcelain", "--untracked-files=all").splitlines()
         if probe.returncode != 0 or any(line.endswith(".tmp") for line in status):
             return f"temporary file not cleaned by the next command: {status[:3]}"
@@ -318,7 +320,7 @@ done = []
 for n in range(1, rounds + 1):
     proc = subprocess.run(
         [sys.executable, "-m", "agentver", "-C", root, "flag", "set", "support",
-         f"w{worker}", "--percent", str(n), "--users", f"writer{worker}"],
+         f"w{worker}", "--create", "--percent", str(n), "--users", f"writer{worker}"],
         capture_output=True, text=True,
     )
     print(n, proc.returncode, proc.stderr.strip().replace("\\n", " | "), flush=True)

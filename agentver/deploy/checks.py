@@ -1,0 +1,183 @@
+"""What stands between a version and an environment (docs/design.md sections 4 and 8).
+
+- **Validity**: schema, storable, and the policies of the ``agentver.yaml`` committed at
+  the version's own commit. Schema and storable failures are never deployable (the store
+  and the runtime refuse such a version); a policy violation is refused like a failing
+  evaluation gate, unless ``--skip-gate --reason`` records why in the commit.
+- **The evaluation gate**, with the settings committed at HEAD: an uncommitted edit of
+  ``gate``, ``policies``, ``providers`` or ``eval`` is a warning, never in effect.
+- **Rollback only goes back**: to a version older than the active one, or one that was
+  active in the environment before; it skips the gate (the emergency path) but not
+  validity.
+
+``guard`` is the one entry point; each action calls it inside its pointer transaction,
+with the pointer it is about to replace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from agentver.config import load_yaml
+from agentver.deploy.gate import enforce_gate, gate_applies
+from agentver.errors import AgentverError, CheckFailed, ConfigError, UsageError
+from agentver.history import agent_path
+from agentver.models import Pointer, Version
+from agentver.policy import check_policy, parse_policies, policies_for
+from agentver.settings import SETTINGS_FILE
+
+if TYPE_CHECKING:
+    from agentver.workspace import Workspace
+
+# The sections of agentver.yaml that decide whether a version may be deployed.
+CHECKED_SECTIONS = ("gate", "policies", "providers", "eval")
+
+
+@dataclass(frozen=True)
+class Committed:
+    """HEAD's committed ``agentver.yaml`` (as a mapping) and what the work tree changes."""
+
+    settings: Mapping[str, Any]
+    drift: tuple[str, ...]
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        if not self.drift:
+            return ()
+        return (
+            f"{SETTINGS_FILE} has uncommitted changes to {', '.join(self.drift)}; deploy "
+            "checks use the committed settings (commit the change to apply it)",
+        )
+
+
+def committed_settings(ws: Workspace) -> Committed:
+    settings = settings_at(ws, ws.index.head)
+    drift = tuple(key for key in CHECKED_SECTIONS if ws.settings.raw.get(key) != settings.get(key))
+    return Committed(settings, drift)
+
+
+def settings_at(ws: Workspace, commit: str) -> Mapping[str, Any]:
+    """``agentver.yaml`` as committed at ``commit``; empty when it did not exist."""
+    blob = ws.repo.blob_at(commit, SETTINGS_FILE)
+    if blob is None:
+        return {}
+    where = f"{SETTINGS_FILE} at {commit[:10]}"
+    data = load_yaml(ws.repo.read_blobs([blob])[blob], where).data
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping of settings", where)
+    return data
+
+
+@dataclass(frozen=True)
+class Validity:
+    unservable: tuple[str, ...]  # schema, storable: can never be deployed
+    policy: tuple[str, ...]  # policies at the version's commit: overridable with a reason
+
+    @property
+    def valid(self) -> bool:
+        return not self.unservable and not self.policy
+
+
+def validity(ws: Workspace, version: Version) -> Validity:
+    label = f"{version.agent} v{version.version}"
+    if not version.valid:
+        return Validity((f"{label} does not pass the schema",), ())
+    policies = parse_policies(
+        settings_at(ws, version.commit).get("policies"),
+        f"{SETTINGS_FILE} at {version.commit[:10]}",
+    )
+    policy = policies_for(version.agent, policies)
+    if not policy.require and not policy.forbid:
+        return Validity((), ())
+    path = agent_path(ws.settings, version.agent)
+    loaded = load_yaml(ws.repo.read_blobs([version.blob])[version.blob], path)
+    prompt = loaded.data.get("system_prompt") if isinstance(loaded.data, dict) else None
+    if not isinstance(prompt, str):
+        return Validity((), ())
+    line, col = loaded.locate(("system_prompt",), key=True)
+    findings = check_policy(version.agent, prompt, policy, path, loaded.text, line, col)
+    return Validity((), tuple(finding.message for finding in findings))
+
+
+def skip_reason(skip: bool, reason: str | None) -> str | None:
+    """The one-line reason of ``--skip-gate --reason`` (None without --skip-gate);
+    exit 2 for --skip-gate without a reason, or a reason without --skip-gate."""
+    if not skip:
+        if reason is not None:
+            raise UsageError("--reason is only used with --skip-gate")
+        return None
+    text = " ".join((reason or "").split())  # one line: it goes into the commit subject
+    if not text:
+        raise UsageError(
+            '--skip-gate needs --reason "..."', "the reason is recorded in the pointer commit"
+        )
+    if not text.isprintable():
+        raise UsageError(f"--reason {text!a} is not printable text")
+    return text
+
+
+def guard(
+    ws: Workspace,
+    version: Version,
+    environment: str,
+    committed: Committed,
+    *,
+    gate: bool,
+    skip_reason: str | None,
+) -> str:
+    """Refuse ``version`` unless it may run in ``environment``; returns the note for the
+    commit message (what was skipped and why), empty when nothing was skipped.
+
+    ``gate`` is False for rollbacks and for a canary already running: they never wait on
+    the evaluation gate, but an invalid version is refused all the same.
+    """
+    found = validity(ws, version)
+    if found.unservable:
+        raise UsageError(
+            f"{found.unservable[0]} and can never be deployed",
+            f"see `agentver show {version.agent} {version.version}` and `agentver validate`",
+        )
+    try:
+        if skip_reason is None:
+            if found.policy:
+                raise CheckFailed(
+                    f"{version.agent} v{version.version} is invalid: {found.policy[0]}",
+                    'commit a fixed version, or override with --skip-gate --reason "..."',
+                )
+            if gate:
+                enforce_gate(ws, version.agent, version, environment, committed.settings)
+    except AgentverError as exc:
+        if committed.drift:
+            exc.hint = "; ".join(filter(None, (exc.hint, committed.warnings[0])))
+        raise
+    if skip_reason is None:
+        return ""
+    gated = gate and gate_applies(ws, version.agent, committed.settings)
+    skipped = [
+        what for what, on in (("policy check", found.policy), ("evaluation gate", gated)) if on
+    ]
+    return f" ({' and '.join(skipped or ['checks'])} skipped: {skip_reason})"
+
+
+def require_going_back(ws: Workspace, version: Version, environment: str, before: Pointer) -> None:
+    """Rollback's rule: older than the active version, or active here before."""
+    active = before.active
+    if active is not None and (
+        version.version < active.version or version.config_hash == active.config_hash
+    ):
+        return
+    for event in ws.pointer_events(environment, version.agent):
+        ran = event.pointer.active if event.pointer else None
+        if ran is not None and ran.config_hash == version.config_hash:
+            return
+    now = f"v{active.version} is active" if active else "nothing is active"
+    raise CheckFailed(
+        f"rollback only goes back: {now} in {environment} and {version.agent} "
+        f"v{version.version} never ran there",
+        f"to release a new version, deploy it (through the evaluation gate): "
+        f"agentver deploy {version.agent} {version.version} --env {environment}",
+    )
