@@ -257,10 +257,12 @@ def _deploy(story: _Story) -> Iterator[Step]:
         ["deploy", AGENT, "v3"],
         "Production runs v3; staging gets the newest version.",
     )
-    yield story.agentver("", ["deploy", AGENT, "v5", "--env", "staging"])
+    # v5 breaks the billing policy: agentver refuses it unless the reason is recorded.
+    override = ["--skip-gate", "--reason", "terse prompt, looks fine"]
+    yield story.agentver("", ["deploy", AGENT, "v5", "--env", "staging", *override])
     yield story.agentver(
-        "Canary: v5 for 10% of production users",
-        ["canary", "start", AGENT, "v5", "--percent", CANARY_PERCENT],
+        "Canary: v5 for 10% of production users (the policy check overridden, on record)",
+        ["canary", "start", AGENT, "v5", "--percent", CANARY_PERCENT, *override],
     )
     canary = _running_canary(story.root)
     chosen, share = _pick_users(canary)
@@ -305,6 +307,7 @@ def _deploy(story: _Story) -> Iterator[Step]:
             "set",
             AGENT,
             "human_handoff",
+            "--create",
             "--users",
             story.facts.stable_users[0],
             "--add-tools",
