@@ -220,3 +220,19 @@ def test_policies_are_those_committed_with_the_version(repo: Repo, run_cli: RunC
     assert refused(repo, run_cli, "deploy", "support", "2").startswith(
         POLICY_ERROR.replace("v2", "v2")
     )
+
+
+def test_an_unstorable_version_can_never_be_deployed(repo: Repo, run_cli: RunCli) -> None:
+    """Schema and storable failures have no override: sync and the runtime would refuse
+    the pointer, so --skip-gate cannot help (exit 2, nothing written)."""
+    repo.commit_agent("support", WITH_BILLING, "v1")
+    assert run_cli("deploy", "support", "1", cwd=repo.path).exit_code == 0
+    repo.commit_agent("support", {**WITH_BILLING, "max_tokens": 2**64}, "v2 overflows")
+    for extra in ((), ("--skip-gate", "--reason", "INC-9")):
+        for args in (("deploy", "support", "2"), ("canary", "start", "support", "2", "-p", "5")):
+            err = refused(repo, run_cli, *args, *extra, code=2)
+            assert err.startswith(
+                "error: support v2 does not pass the storable rule and can never be deployed: "
+            ), err
+    code, _, err = run_cli("rollback", "support", "2", cwd=repo.path)  # newer: not a rollback
+    assert code == 1 and "rollback only goes back" in err

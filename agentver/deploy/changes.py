@@ -17,21 +17,12 @@ from agentver.models import ActiveVersion, Canary, Flag, Pointer, Version, perce
 from agentver.routing import new_salt
 
 
-def _require_deployable(version: Version) -> None:
-    if not version.valid:
-        raise UsageError(
-            f"{version.agent} v{version.version} does not pass the schema and can never be deployed",
-            f"see `agentver show {version.agent} {version.version}` and `agentver validate`",
-        )
-
-
 def _active(version: Version) -> ActiveVersion:
     return ActiveVersion(version.version, version.config_hash, version.commit)
 
 
 def deploy(version: Version, environment: str, action: str = "deploy", note: str = "") -> Compute:
     """``deploy`` and ``rollback``: make a version active now, ending any canary."""
-    _require_deployable(version)
 
     def compute(before: Pointer) -> tuple[Pointer, str]:
         wording = "to " if action == "rollback" else ""
@@ -49,8 +40,6 @@ def deploy(version: Version, environment: str, action: str = "deploy", note: str
 def canary_start(
     version: Version, environment: str, percent_bp: int, now: str | None = None, note: str = ""
 ) -> Compute:
-    _require_deployable(version)
-
     def compute(before: Pointer) -> tuple[Pointer, str]:
         agent = version.agent
         if before.active is None:

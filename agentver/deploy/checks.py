@@ -27,6 +27,7 @@ from agentver.history import agent_path
 from agentver.models import Pointer, Version
 from agentver.policy import check_policy, parse_policies, policies_for
 from agentver.settings import SETTINGS_FILE
+from agentver.validity import validity_reasons
 
 if TYPE_CHECKING:
     from agentver.workspace import Workspace
@@ -83,9 +84,12 @@ class Validity:
 
 
 def validity(ws: Workspace, version: Version) -> Validity:
-    label = f"{version.agent} v{version.version}"
-    if not version.valid:
-        return Validity((f"{label} does not pass the schema",), ())
+    # Schema and storable come with the version (history checks them once per blob).
+    # Policy reasons are computed here, at the version's commit; should history carry
+    # them too one day, they stay in the overridable group.
+    unservable = tuple(p for p in validity_reasons(version) if ": policy: " not in p)
+    if unservable:
+        return Validity(unservable, ())
     policies = parse_policies(
         settings_at(ws, version.commit).get("policies"),
         f"{SETTINGS_FILE} at {version.commit[:10]}",
@@ -137,9 +141,13 @@ def guard(
     """
     found = validity(ws, version)
     if found.unservable:
+        # No override: the store and the runtime refuse such a version (sync would skip
+        # the pointer), so letting it through would only break the environment.
+        rule = "schema" if any("storable" not in p for p in found.unservable) else "storable rule"
         raise UsageError(
-            f"{found.unservable[0]} and can never be deployed",
-            f"see `agentver show {version.agent} {version.version}` and `agentver validate`",
+            f"{version.agent} v{version.version} does not pass the {rule} and can never be "
+            f"deployed: {found.unservable[0]}",
+            f"see `agentver show {version.agent} {version.version}`; commit a fixed version",
         )
     try:
         if skip_reason is None:
