@@ -3,9 +3,10 @@
 The write calls ``agentver.deploy``'s action functions (``deploy`` through the
 evaluation gate, ``rollback``, ``canary_promote``, ``canary_abort``): the functions the
 CLI commands call, so the checks and the commit message are the CLI's. The confirmation
-page runs the pure change function of the same action (``deploy.changes``) on the
-current pointer to show exactly what would be written; the write refuses when the
-pointer differs from what the page showed (someone ran the CLI meanwhile).
+page runs the change function of the same action (``deploy.actions.<action>_change``,
+checks included) on the current pointer to show exactly what would be written; the
+write refuses when the pointer differs from what the page showed (someone ran the CLI
+meanwhile).
 """
 
 from __future__ import annotations
@@ -16,14 +17,11 @@ from typing import Any
 
 from agentver.compare import diff_refs
 from agentver.deploy import actions as library
-from agentver.deploy import changes
-from agentver.deploy.gate import enforce_gate
 from agentver.deploy.pointers import serialize_pointer
 from agentver.deploy.transaction import Compute, NoChange, Outcome
 from agentver.diff import ConfigDiff
 from agentver.errors import PointerError, UsageError
 from agentver.models import Pointer
-from agentver.refs import resolve_version
 from agentver.web.views import group_changes
 from agentver.web.worddiff import Row, side_by_side
 from agentver.workspace import Workspace
@@ -42,23 +40,16 @@ def fingerprint(pointer: Pointer) -> str:
 
 
 def build_compute(ws: Workspace, action: str, agent: str, env: str, ref: str) -> Compute:
-    """The change function ``agentver.deploy.actions`` runs for ``action``, for the preview."""
+    """The change function ``agentver.deploy.actions`` runs for ``action``, for the preview
+    (its checks included: the page refuses what the write would)."""
     if action == "deploy":
-        version = resolve_version(ws, agent, ref, env)
-        current = ws.pointer(env, agent)
-        already = current.active is not None and current.active.config_hash == version.config_hash
-        # As `agentver deploy`: the gate is for what would change.
-        note = (
-            ""
-            if already and current.canary is None
-            else enforce_gate(ws, agent, version, env, skip=False, reason=None)
-        )
-        return changes.deploy(version, env, "deploy", note)
+        return library.deploy_change(ws, agent, ref, environment=env).compute
     if action == "rollback":
-        version = resolve_version(ws, agent, ref or "previous", env)
-        return changes.deploy(version, env, "rollback")
-    if action in ("promote", "abort"):
-        return changes.canary_end(env, action)
+        return library.rollback_change(ws, agent, ref or "previous", environment=env).compute
+    if action == "promote":
+        return library.canary_promote_change(ws, agent, environment=env).compute
+    if action == "abort":
+        return library.canary_abort_change(ws, agent, environment=env).compute
     raise UsageError(f"unknown action {action!r}", f"one of: {', '.join(ACTIONS)}")
 
 
