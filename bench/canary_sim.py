@@ -29,7 +29,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +68,14 @@ def lgamma(x: Floats) -> Floats:
         y = np.where(small, y + 1, y)
     inv = 1.0 / y
     inv2 = inv * inv
-    series = inv * (1 / 12 - inv2 * (1 / 360 - inv2 * (1 / 1260 - inv2 / 1680)))
+    series = inv * (
+        1 / 12
+        - inv2
+        * (
+            1 / 360
+            - inv2 * (1 / 1260 - inv2 * (1 / 1680 - inv2 * (1 / 1188 - inv2 * 691 / 360360)))
+        )
+    )
     result: Floats = (y - 0.5) * np.log(y) - y + 0.5 * math.log(2 * math.pi) + series - shift
     return result
 
@@ -115,7 +122,9 @@ def lower_threshold(sizes: Floats, p0: float, prior: tuple[float, float], log_le
         if not open_.any():
             break
         mid = np.floor((low + high) / 2)
-        ok = (mid < p0 * sizes) & (log_mixture_e(mid, sizes, p0, prior) >= log_level)
+        # (closed entries may hold mid = -1; evaluate them at 0 and discard the result)
+        evidence = log_mixture_e(np.maximum(mid, 0), sizes, p0, prior)
+        ok = (mid < p0 * sizes) & (evidence >= log_level)
         low = np.where(open_ & ok, mid, low)
         high = np.where(open_ & ~ok, mid, high)
     return low.astype(np.int64)
@@ -131,24 +140,29 @@ class Tables:
 def tables(share: float, tmax: int, looks: int, rule: CanaryRule) -> Tables:
     """The thresholds of agentver's tests for one canary share (see the module docstring)."""
     n_c, n_s = STEP, stable_step(share)
-    r_back, r_prom = rule.rollback_ratio, rule.promote_ratio
+    r_back = rule.rollback_ratio
     design = ROLLBACK_DESIGN_FACTOR * r_back
     p_back = stats.share_null(r_back, n_c, n_s)
     prior_back = stats.beta_prior(
         stats.share_null(design, n_c, n_s), (design / (design - r_back)) ** 2
     )
-    p_prom = stats.share_null(r_prom, n_c, n_s)
-    prior_prom = stats.beta_prior(stats.share_null(1.0, n_c, n_s), (1.0 / (1.0 - r_prom)) ** 2)
     floor = rule.zero_error_floor
     prior_floor = stats.beta_prior(floor / 2, ((floor / 2) / (floor / 2 - floor)) ** 2)
-    back_level = math.log(1 / rule.alpha)
-    prom_level = math.log(2 / rule.promote_alpha)
     canary_sizes = np.arange(1, looks + 1, dtype=np.float64) * STEP
     return Tables(
-        upper_threshold(tmax, p_back, prior_back, back_level),
-        lower_threshold(np.arange(tmax + 1, dtype=np.float64), p_prom, prior_prom, prom_level),
-        lower_threshold(canary_sizes, floor, prior_floor, prom_level),
+        upper_threshold(tmax, p_back, prior_back, math.log(1 / rule.alpha)),
+        promote_table(share, tmax, rule),
+        lower_threshold(canary_sizes, floor, prior_floor, math.log(2 / rule.promote_alpha)),
     )
+
+
+def promote_table(share: float, tmax: int, rule: CanaryRule) -> Ints:
+    n_c, n_s = STEP, stable_step(share)
+    r_prom = rule.promote_ratio
+    p_prom = stats.share_null(r_prom, n_c, n_s)
+    prior_prom = stats.beta_prior(stats.share_null(1.0, n_c, n_s), (1.0 / (1.0 - r_prom)) ** 2)
+    sizes = np.arange(tmax + 1, dtype=np.float64)
+    return lower_threshold(sizes, p_prom, prior_prom, math.log(2 / rule.promote_alpha))
 
 
 def stable_step(share: float) -> int:
@@ -314,8 +328,11 @@ def power(
     return float((pc[:, None] * ps[None, :] * (xc[:, None] >= cut)).sum())
 
 
+ORACLE_STEP = 10  # finer than the looks: the oracle is not held to them
+
+
 def oracle_n(share: float, base: float, test: str, rule: CanaryRule) -> int | None:
-    """The smallest multiple of STEP canary requests with 80% power (None: above 10^7)."""
+    """The smallest multiple of 10 canary requests with 80% power (None: above 10^7)."""
     q_c = min(1.0, REGRESSION * base)
     if base <= 0:
         return None
@@ -323,14 +340,14 @@ def oracle_n(share: float, base: float, test: str, rule: CanaryRule) -> int | No
     def enough(n: int) -> bool:
         return power(n, share, base, q_c, test, rule.alpha, rule.rollback_ratio) >= POWER
 
-    high = STEP
+    high = ORACLE_STEP
     while not enough(high):
         high *= 2
         if high > 10**7:
             return None
-    low = high // 2 if high > STEP else 0
-    while high - low > STEP:
-        mid = (low + high) // 2 // STEP * STEP
+    low = high // 2 if high > ORACLE_STEP else 0
+    while high - low > ORACLE_STEP:
+        mid = (low + high) // 2 // ORACLE_STEP * ORACLE_STEP
         if mid <= low:
             break
         low, high = (low, mid) if enough(mid) else (mid, high)
@@ -349,6 +366,7 @@ class Cell:
     guard_false: int
     promoted: float
     promote_median: float | None
+    promote_median_wide: float | None  # with promote_ratio = rollback_ratio
     plain_false_rollback: float
     caught: float  # 3x: share of runs rolled back by CAP
     median: float | None
@@ -390,6 +408,10 @@ def simulate_cell(
     )
     check_against_decide(null_c, null_s, share, null, rule, rng)
     check_against_decide(bad_c, bad_s, share, bad, rule, rng)
+    wide = replace(rule, promote_ratio=rule.rollback_ratio)
+    wide_table = Tables(table.rollback, promote_table(share, tmax, wide), table.floor)
+    null_wide = agentver_runs(null_c, null_s, share, wide_table)
+    check_against_decide(null_c, null_s, share, null_wide, wide, rng)
     plain_null, plain_bad = (
         plain_runs(null_c, null_s, share, rule),
         plain_runs(bad_c, bad_s, share, rule),
@@ -406,6 +428,9 @@ def simulate_cell(
         guard_false=int(null.guard.sum()),
         promoted=len(promoted) / runs,
         promote_median=quantile(np.where(null.verdict == "promote", null.at, CAP + STEP), 0.5),
+        promote_median_wide=quantile(
+            np.where(null_wide.verdict == "promote", null_wide.at, CAP + STEP), 0.5
+        ),
         plain_false_rollback=float((plain_null.verdict == "rollback").mean()),
         caught=float((bad.verdict == "rollback").mean()) if base > 0 else 0.0,
         median=quantile(bad_at, 0.5) if base > 0 else None,
@@ -452,15 +477,15 @@ def _rate(base: float) -> str:
 def table_false(cells: list[Cell]) -> str:
     lines = [
         "| base rate | share | false rollback (95% CI) | by the guard | plain ratio rule "
-        "| promoted by 50,000 | median to promote |",
-        "|---|---|---|---|---|---|---|",
+        "| promoted by 50,000 | median to promote | ... with promote_ratio 1.5 |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for c in cells:
         low, high = c.false_rollback_ci
         lines.append(
             f"| {_rate(c.base)} | {c.share:.0%} | {_pct(c.false_rollback)} ({_pct(low)}-{_pct(high)}) "
             f"| {c.guard_false} | {_pct(c.plain_false_rollback)} | {_pct(c.promoted)} "
-            f"| {_n(c.promote_median)} |"
+            f"| {_n(c.promote_median)} | {_n(c.promote_median_wide)} |"
         )
     return "\n".join(lines)
 
@@ -469,7 +494,7 @@ def table_detect(cells: list[Cell]) -> str:
     lines = [
         "| base rate | share | caught by 50,000 | within 2,000 | median / p95 to rollback "
         "| plain ratio median / p95 | oracle n: Fisher (rates equal) | oracle n: same null (<= 1.5x) "
-        "| median / oracle (same null) |",
+        "| median / oracle: Fisher, same null |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for c in cells:
@@ -482,6 +507,42 @@ def table_detect(cells: list[Cell]) -> str:
             f"| {_n(c.oracle_fisher)} | {_n(c.oracle_same)} | {ratio} |"
         )
     return "\n".join(lines)
+
+
+HEADER = """# Canary verdicts: simulation results
+
+Written by `bench/canary_sim.py` (do not edit by hand); the command:
+
+```
+python -m bench.canary_sim --runs 2000 --seed 0 --out bench/RESULTS-canary.md
+```
+
+Set-up: stable and canary fail at the same base rate (the null: every rollback is a false
+one), or the canary at 3x it (a regression); the canary gets a fixed share of the traffic.
+The verdict of `agentver.canary.decide` with the default settings (`CanaryRule()`:
+rollback at alpha 1% against "canary <= 1.5x stable", promote at 5% against "canary >
+1.1x stable" or "canary >= 0.1%", catastrophe guard, min 100 requests per arm) is taken
+after every 100 canary requests (and the matching stable requests) on the cumulative
+counts, until the first verdict other than `continue` or 50,000 canary requests. 2,000
+seeded runs per cell, the same traffic for every rule. The script checks its verdict
+tables against `decide` itself at sampled looks and stops if one differs.
+
+- **false rollback**: share of null runs rolled back, with a 95% Wilson interval; "by
+  the guard": how many of them the catastrophe guard made (the rest are the e-process).
+- **plain ratio rule**: the original design's rule (rollback if the canary's rate is >
+  1.5x stable's, promote if <= 1.1x, at every look, no minimum, no test).
+- **median / p95 to rollback**: canary requests until the rollback over *all* 3x runs
+  (a run not rolled back by 50,000 counts as never: `>50,000`).
+- **oracle n**: the smallest multiple of 10 canary requests at which a one-sided exact
+  test at the same alpha (1%), run once at that fixed n, has 80% power against the 3x
+  regression; exact power by summing over the binomial outcomes of both arms. Two
+  oracles: Fisher's exact test of *equal* rates (the question "is the canary worse at
+  all?"), and the exact conditional binomial test of agentver's own null "canary <=
+  1.5x stable" (the question the rollback answers). The oracle is not held to the looks
+  every 100 requests; agentver is.
+- **... with promote_ratio 1.5**: the same null runs with `promote_ratio: 1.5`, i.e.
+  promote once the canary is shown no worse than the rollback line.
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -502,16 +563,14 @@ def main(argv: list[str] | None = None) -> int:
             table_detect(cells),
             f"{args.runs} runs per cell, seed {args.seed}, a look every {STEP} canary "
             f"requests up to {CAP:,}, alpha {CanaryRule().alpha}; worst false-rollback "
-            f"cell {_pct(worst.false_rollback)} ({_rate(worst.base)}, {worst.share:.0%} share); "
-            f"{elapsed:.0f} s on {platform.machine()} with numpy {np.__version__}",
+            f"cell {_pct(worst.false_rollback)} ({_rate(worst.base)} base rate, "
+            f"{worst.share:.0%} share); {elapsed:.0f} s on {platform.machine()}, "
+            f"Python {platform.python_version()}, numpy {np.__version__}.",
         ]
     )
     print(report)
     if args.out is not None:
-        text = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
-        marker = "<!-- generated by bench/canary_sim.py -->"
-        head = text.split(marker)[0] if marker in text else text
-        args.out.write_text(f"{head.rstrip()}\n\n{marker}\n\n{report}\n", encoding="utf-8")
+        args.out.write_text(f"{HEADER}\n{report}\n", encoding="utf-8")
     return 0
 
 

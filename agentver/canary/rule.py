@@ -378,7 +378,7 @@ def decide(stable: ArmStats, canary: ArmStats, rule: CanaryRule) -> Verdict:
         return verdict(
             "rollback",
             decisive.metric,
-            f"{rates}; shown otherwise than '{decisive.null}': {decisive.measured()}",
+            f"{rates}; the evidence rejects '{decisive.null}': {decisive.measured()}",
             decisive,
             tests,
         )
@@ -391,7 +391,7 @@ def decide(stable: ArmStats, canary: ArmStats, rule: CanaryRule) -> Verdict:
     missing = [m for m in rule.guarded_metrics if m not in best]
     if not missing and all(test.rejected for test in best.values()):
         weakest = max(best.values(), key=lambda t: t.p_value / t.alpha)
-        shown = "; ".join(f"shown otherwise than '{t.null}': {t.measured()}" for t in best.values())
+        shown = "; ".join(f"the evidence rejects '{t.null}': {t.measured()}" for t in best.values())
         return verdict("promote", "all-metrics", f"{rates}; {shown}", weakest, tests, "all")
     pending = [t for t in tests if not t.rejected and t.kind in ("rollback", "promote")]
     closest = min(pending, key=lambda t: t.p_value / t.alpha) if pending else None
