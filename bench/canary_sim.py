@@ -500,7 +500,10 @@ def table_detect(cells: list[Cell]) -> str:
     for c in cells:
         if c.base <= 0:
             continue
-        ratio = f"{c.median / c.oracle_same:.2f}" if c.median is not None and c.oracle_same else "-"
+        ratio = " / ".join(
+            f"{c.median / oracle:.2f}" if c.median is not None and oracle else "-"
+            for oracle in (c.oracle_fisher, c.oracle_same)
+        )
         lines.append(
             f"| {_rate(c.base)} | {c.share:.0%} | {_pct(c.caught)} | {_pct(c.within)} "
             f"| {_n(c.median)} / {_n(c.p95)} | {_n(c.plain_median)} / {_n(c.plain_p95)} "
