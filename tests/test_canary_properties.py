@@ -148,7 +148,12 @@ def test_quality_monotone_in_the_canary_score(
 
 
 def crossing_probability(
-    p_true: float, p0: float, prior: tuple[float, float], alpha: float, steps: int
+    p_true: float,
+    p0: float,
+    prior: tuple[float, float],
+    alpha: float,
+    steps: int,
+    upper: bool = True,
 ) -> float:
     """P(the one-sided upper e-process ever reaches 1/alpha within ``steps`` errors)
     when each error is the canary's with probability ``p_true``: dynamic programming
@@ -164,7 +169,10 @@ def crossing_probability(
                 nxt[x_new] = nxt.get(x_new, 0.0) + mass * weight
         alive = {}
         for x, mass in nxt.items():
-            if mass < 1e-13 or stats.log_binomial_mixture_e(x, total, p0, prior, True) >= threshold:
+            if (
+                mass < 1e-13
+                or stats.log_binomial_mixture_e(x, total, p0, prior, upper) >= threshold
+            ):
                 crossed += mass
             else:
                 alive[x] = mass
@@ -184,6 +192,16 @@ def test_rollback_test_is_valid_at_every_look_exactly(share: float) -> None:
         assert crossing_probability(p_true, p0, prior, 0.01, steps) <= 0.01
     # ... while a 3x canary crosses with high probability by then.
     assert crossing_probability(p_alt, p0, prior, 0.01, steps) > 0.9
+
+
+@pytest.mark.parametrize("share", [0.05, 0.5])
+def test_promotion_test_is_valid_at_every_look_exactly(share: float) -> None:
+    ratio = 1.1
+    n_c, n_s = round(share * 10_000), round((1 - share) * 10_000)
+    p0 = stats.share_null(ratio, n_c, n_s)
+    prior = stats.beta_prior(stats.share_null(1.0, n_c, n_s), (1 / (ratio - 1)) ** 2)
+    for p_true in (p0, min(0.99, p0 * 1.3)):  # the boundary of "worse than 1.1x", and beyond
+        assert crossing_probability(p_true, p0, prior, 0.025, 1500, upper=False) <= 0.025
 
 
 def test_mean_e_process_is_valid_for_bernoulli_scores_exactly() -> None:
