@@ -35,3 +35,27 @@ def test_cache_folder_name_is_not_importable(repo: Any) -> None:
 
     assert not CACHE_DIRNAME.isidentifier()  # can never shadow a Python package
     assert Path(CACHE_DIRNAME).name == CACHE_DIRNAME
+
+
+def test_unsupported_platform_is_one_error_line(tmp_path: Path) -> None:
+    """Without fcntl (Windows), every command exits 2 with one error and a hint."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; sys.modules['fcntl'] = None; sys.argv = ['agentver', *sys.argv[1:]]\n"
+        "from agentver.cli.entry import main; main()\n"
+    )
+    for args in (["list"], ["deploy", "support", "v1"], ["--version"]):
+        proc = subprocess.run(
+            [sys.executable, "-c", probe, *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stdout == ""
+        lines = proc.stderr.splitlines()
+        assert lines[0].startswith("error: agentver runs on Linux and macOS"), proc.stderr
+        assert lines[1].startswith("hint: ") and len(lines) == 2

@@ -49,3 +49,79 @@ def test_plain_parameters_keep_their_errors(repo: Repo, run_cli: RunCli) -> None
     assert result.exit_code == 2 and "one of text, json, markdown" in result.stderr
     result = run_cli("history", "support", "-n", "1", "--json", cwd=repo.path)
     assert result.exit_code == 0 and '"version": 1' in result.stdout
+
+
+def _samples(annotation: object) -> list[object]:
+    import enum
+    from pathlib import Path
+
+    if annotation is int:
+        return ["3", "-1", "0", "x", "1.5", "", 7]
+    if annotation is bool:
+        return ["true", "False", "yes", "off", "1", "maybe", True, False]
+    if annotation is Path:
+        return ["a/b", ".", Path("c")]
+    if annotation == list[str]:
+        return [("a", "b"), ["x"], ()]
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return [*(m.value for m in annotation), *(m.value.upper() for m in annotation), "bogus"]
+    return ["x", "", "1", "é ü"]
+
+
+def test_shortcut_agrees_with_typer_for_every_parameter() -> None:
+    """Every command's parameters: the shortcut and Typer's own coercion give the same
+    value, or both refuse. Runs on the lowest and the newest Typer (see .ci/run), so a
+    Typer release in the allowed range that changes the semantics fails here."""
+    import typer
+    from conftest import load_gen_docs
+    from typer._click.exceptions import BadParameter
+    from typer._coercion import build_runtime_param
+    from typer.core import _TyperParameter
+
+    assert getattr(_TyperParameter.get_runtime_param, "_agentver", False), (
+        f"the shortcut did not install on typer {typer.__version__}: agentver got slower"
+    )
+    compared = 0
+    for path, command, ctx in load_gen_docs().walk_commands():
+        for param in command.params:
+            if not isinstance(param, _TyperParameter):
+                continue
+            ours = param.get_runtime_param()
+            if type(ours).__name__ != "PlainParam":
+                continue
+            theirs = build_runtime_param(param.type_descriptor)
+            assert type(theirs).__name__ != "PlainParam"
+            for value in _samples(param.type_descriptor.annotation):
+                outcomes = []
+                for runtime in (ours, theirs):
+                    try:
+                        outcomes.append(("ok", runtime.coerce(value, param=param, ctx=ctx)))
+                    except BadParameter:
+                        outcomes.append(("refused", None))
+                assert outcomes[0] == outcomes[1], (path, param.name, value, outcomes)
+                compared += 1
+    assert compared > 100
+
+
+def test_unknown_typer_shape_patches_nothing() -> None:
+    """A Typer whose internals differ (here: an extra dataclass field) is left alone."""
+    import dataclasses
+
+    from typer import _coercion
+    from typer.core import _TyperParameter
+
+    from agentver.cli import coercion
+
+    @dataclasses.dataclass(frozen=True)
+    class Changed(_coercion.RuntimeParam):  # type: ignore[misc]
+        extra: int = 0
+
+    assert coercion._shape_is_known(_coercion.RuntimeParam, _TyperParameter)
+    assert not coercion._shape_is_known(Changed, _TyperParameter)
+    assert not coercion._shape_is_known(None, _TyperParameter)
+
+    class NoSlot:
+        def get_runtime_param(self) -> None:
+            return None
+
+    assert not coercion._shape_is_known(_coercion.RuntimeParam, NoSlot)

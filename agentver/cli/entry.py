@@ -25,7 +25,27 @@ def command_name(argv: list[str]) -> str | None:
     return None
 
 
+SUPPORTED_PLATFORMS = "Linux and macOS"
+
+
+def unsupported_platform() -> str | None:
+    """Why agentver cannot run here, or None. Pointer and cache locks use ``fcntl``
+    (POSIX advisory locks that die with their process); there is no Windows port."""
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:
+        return (
+            f"agentver runs on {SUPPORTED_PLATFORMS} (it locks files with fcntl), "
+            f"not on {sys.platform}"
+        )
+    return None
+
+
 def main() -> None:
+    problem = unsupported_platform()
+    if problem is not None:
+        sys.stderr.write(f"error: {problem}\nhint: use WSL or a Linux container on Windows\n")
+        sys.exit(2)
     try:
         # Imported here, inside the handler: Ctrl-C while Typer loads is an interruption
         # like any other, not a traceback.
