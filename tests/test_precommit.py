@@ -170,3 +170,91 @@ def test_validate_ignores_exported_git_dir(hooked: Any, tmp_path: Path) -> None:
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout.startswith("broken.yaml:1:8: model must be a string")
     assert proc.stderr == "2 problems in 1 file\n"
+
+
+EXAMPLES = PROJECT / "examples"
+PLACEHOLDER_URL = "https://github.com/your-org/agentver"
+PIP_CACHE = os.environ.get("PIP_CACHE_DIR") or str(Path.home() / ".cache" / "pip")
+
+
+def _copy_example(repo: Any, name: str) -> dict[str, Any]:
+    text = (EXAMPLES / name).read_text("utf-8")
+    if PLACEHOLDER_URL in text:  # the one line a user edits: where agentver is hosted
+        text = text.replace(PLACEHOLDER_URL, str(PROJECT))
+    repo.write(".pre-commit-config.yaml", text)
+    repo.write("agents/support.yaml", GOOD)
+    repo.commit("initial", ".pre-commit-config.yaml", "agents/support.yaml")
+    config: dict[str, Any] = yaml.safe_load(text)
+    return config
+
+
+def _bad_then_good(repo: Any, env: dict[str, str] | None = None) -> None:
+    repo.write("agents/broken.yaml", BAD)
+    repo.git("add", "agents/broken.yaml")
+    base = {k: v for k, v in os.environ.items() if not k.startswith("GIT_DIR")}
+    full_env = {**base, **(env or {})}
+    proc = subprocess.run(
+        [str(PRE_COMMIT), "run", "--files", "agents/broken.yaml"],
+        cwd=repo.path,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "agents/broken.yaml:1:8: model must be a string" in proc.stdout
+    repo.write("agents/broken.yaml", GOOD)
+    repo.git("add", "agents/broken.yaml")
+    proc = subprocess.run(
+        [str(PRE_COMMIT), "run", "--files", "agents/broken.yaml"],
+        cwd=repo.path,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Passed" in proc.stdout
+
+
+def test_local_example_runs_the_agentver_on_path(repo: Any) -> None:
+    """examples/pre-commit-config.local.yaml, copied verbatim: `repo: local` with
+    `language: system` runs the agentver on PATH; nothing is installed or fetched."""
+    config = _copy_example(repo, "pre-commit-config.local.yaml")
+    [hook] = config["repos"][0]["hooks"]
+    assert config["repos"][0]["repo"] == "local" and hook["language"] == "system"
+    published = real_hook()
+    # The same hook as the published one, field for field, except how it is installed.
+    assert {k: v for k, v in hook.items() if k != "language"} == {
+        k: v for k, v in published.items() if k != "language"
+    }
+    path = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+    _bad_then_good(repo, {"PATH": path, "PIP_NO_INDEX": "1"})  # offline: no index at all
+    assert not (Path(os.environ["PRE_COMMIT_HOME"]) / "repo").exists()
+
+
+def test_remote_example_installs_agentver_at_the_pinned_commit(repo: Any) -> None:
+    """examples/pre-commit-config.yaml with only its `repo:` URL pointed at this
+    repository: pre-commit clones it, checks out `rev` (a real commit of this project),
+    installs agentver from that commit into its own environment and runs the hook.
+    Nothing of the test's environment is on PATH."""
+    config = _copy_example(repo, "pre-commit-config.yaml")
+    [entry] = config["repos"]
+    rev = entry["rev"]
+    assert len(rev) == 40 and all(c in "0123456789abcdef" for c in rev), rev
+    exists = subprocess.run(
+        ["git", "cat-file", "-e", f"{rev}^{{commit}}"], cwd=PROJECT, capture_output=True
+    )
+    assert exists.returncode == 0, f"rev {rev} is not a commit of this repository"
+    hooks_at_rev = subprocess.run(
+        ["git", "show", f"{rev}:.pre-commit-hooks.yaml"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert [h["id"] for h in entry["hooks"]] == [h["id"] for h in yaml.safe_load(hooks_at_rev)]
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != str(BIN))
+    _bad_then_good(repo, {"PATH": path, "PIP_CACHE_DIR": PIP_CACHE})
