@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from agentver.agentfile import agent_config, is_agent_id
 from agentver.config import load_yaml
 from agentver.diff import ConfigDiff, DiffSide, compute_diff
 from agentver.errors import NotFound, UsageError
 from agentver.history import agent_path
 from agentver.models import AgentConfig
+from agentver.pointer_review import PointerChange, pointer_changes
 from agentver.refs import Target, resolve_target
 from agentver.workspace import Workspace
 
@@ -73,14 +77,55 @@ def diff_refs(
     return compute_diff(agent, side(old), side(new)), warnings
 
 
+@dataclass(frozen=True)
+class Review:
+    """The pull-request view: agent files that changed and pointers that moved."""
+
+    base: str
+    head: str
+    agents: list[ConfigDiff]
+    deployments: list[PointerChange]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "base": self.base,
+            "head": self.head,
+            "agents": [diff.to_json() for diff in self.agents],
+            "deployments": [change.to_json() for change in self.deployments],
+        }
+
+
+def review_revisions(ws: Workspace, base: str, head: str | None) -> Review:
+    """Everything a reviewer approves between two revisions: config and pointer changes."""
+    base_commit, head_commit = _commits(ws, base, head)
+    head_label = head or "HEAD"
+    return Review(
+        base,
+        head_label,
+        _agent_diffs(ws, base_commit, head_commit, base, head_label),
+        pointer_changes(ws, base_commit, head_commit, base, head_label),
+    )
+
+
 def diff_revisions(ws: Workspace, base: str, head: str | None) -> list[ConfigDiff]:
-    """Every agent whose config changed between two revisions (the pull-request view)."""
+    """Every agent whose config changed between two revisions."""
+    base_commit, head_commit = _commits(ws, base, head)
+    return _agent_diffs(ws, base_commit, head_commit, base, head or "HEAD")
+
+
+def _commits(ws: Workspace, base: str, head: str | None) -> tuple[str, str]:
     base_commit = ws.repo.resolve_commit(base)
     if base_commit is None:
         raise NotFound(f"unknown git revision {base!r}", "fetch it first (CI: fetch-depth: 0)")
     head_commit = ws.repo.resolve_commit(head or "HEAD")
     if head_commit is None:
         raise NotFound(f"unknown git revision {head!r}")
+    return base_commit, head_commit
+
+
+def _agent_diffs(
+    ws: Workspace, base_commit: str, head_commit: str, base: str, head: str
+) -> list[ConfigDiff]:
     folder = ws.settings.agents_dir
     diffs: list[ConfigDiff] = []
     for path in sorted(ws.repo.changed_files(base_commit, head_commit, [f"{folder}/"])):
@@ -89,7 +134,7 @@ def diff_revisions(ws: Workspace, base: str, head: str | None) -> list[ConfigDif
             continue
         agent = name[:-5]
         old = _side_at(ws, base_commit, base, path)
-        new = _side_at(ws, head_commit, head or "HEAD", path)
+        new = _side_at(ws, head_commit, head, path)
         result = compute_diff(agent, old, new)
         if result.has_changes or result.system_prompt_diff:
             diffs.append(result)

@@ -30,7 +30,9 @@ def diff(
     as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
     exit_code: bool = typer.Option(False, "--exit-code", help="Exit 1 when there are differences."),
     base: str | None = typer.Option(
-        None, "--base", help="Diff every agent changed since this git revision."
+        None,
+        "--base",
+        help="Review a pull request: every agent and every deployment changed since this git revision.",
     ),
     head: str | None = typer.Option(
         None, "--head", help="With --base: the newer revision (default HEAD)."
@@ -39,7 +41,7 @@ def diff(
 ) -> None:
     """Field changes and a line diff of the system prompt between two versions."""
     # render_diff imports rich (~75 ms): only the text and markdown formats load it.
-    from agentver.compare import default_refs, diff_refs, diff_revisions, split_arguments
+    from agentver.compare import default_refs, diff_refs, review_revisions, split_arguments
 
     if as_json:
         fmt = Format.json
@@ -47,20 +49,18 @@ def diff(
     if base is not None:
         if args:
             raise UsageError("--base compares every agent; do not name agents or versions with it")
-        diffs = diff_revisions(ws, base, head)
+        review = review_revisions(ws, base, head)
         if fmt is Format.json:
-            output.print_json(
-                {"base": base, "head": head or "HEAD", "agents": [d.to_json() for d in diffs]}
-            )
+            output.print_json(review.to_json())
         elif fmt is Format.markdown:
-            from agentver.cli.render_diff import render_markdown
+            from agentver.cli.render_review import render_review_markdown
 
-            typer.echo(render_markdown(diffs), nl=False)
+            typer.echo(render_review_markdown(review), nl=False)
         else:
-            from agentver.cli.render_diff import render_text_many
+            from agentver.cli.render_review import render_review_text
 
-            render_text_many(diffs, output.console())
-        differs = bool(diffs)
+            render_review_text(review, output.console())
+        differs = bool(review.agents or review.deployments)
     else:
         if head is not None:
             raise UsageError("--head needs --base")

@@ -244,10 +244,14 @@ def render_markdown(diffs: Sequence[ConfigDiff]) -> str:
 
 def _markdown_one(diff: ConfigDiff) -> str:
     a, b = diff.from_side, diff.to_side
-    parts = [
-        f"### {escape_markdown(diff.agent)}: {code_span(a.label)} → {code_span(b.label)}",
-        f"config_hash {code_span(a.config_hash)} → {code_span(b.config_hash)}",
-    ]
+    heading = f"### {escape_markdown(diff.agent)}: {code_span(a.label)} → {code_span(b.label)}"
+    return f"{heading}\n\n{markdown_body(diff)}"
+
+
+def markdown_body(diff: ConfigDiff) -> str:
+    """Everything of one agent's diff but its heading: hashes, table, prompt diff."""
+    a, b = diff.from_side, diff.to_side
+    parts = [f"config_hash {code_span(a.config_hash)} → {code_span(b.config_hash)}"]
     if not diff.changes:
         parts.append("_No changes._")
         return "\n\n".join(parts)
