@@ -59,3 +59,92 @@ def test_unsupported_platform_is_one_error_line(tmp_path: Path) -> None:
         lines = proc.stderr.splitlines()
         assert lines[0].startswith("error: agentver runs on Linux and macOS"), proc.stderr
         assert lines[1].startswith("hint: ") and len(lines) == 2
+
+
+def _warm(cwd: Path) -> None:
+    """One run first: the one-time commit-graph note is not what these tests look at."""
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-m", "agentver", "list"], cwd=cwd, capture_output=True)
+
+
+def _closed_pipe_run(args: list[str], cwd: Path) -> tuple[int, str]:
+    """Run ``python -m agentver ARGS`` with stdout a pipe whose reader is already gone."""
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "agentver", *args],
+            cwd=cwd,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    return proc.returncode, proc.stderr
+
+
+def test_output_into_a_closed_pipe_exits_0_quietly(repo: Any) -> None:
+    for number in range(1, 4):
+        repo.commit_agent("support", {**AGENT, "system_prompt": f"v{number} " * 400}, "edit")
+    _warm(repo.path)
+    for args in (
+        ["show", "support"],  # rich text
+        ["history", "support"],  # a table
+        ["show", "support", "--json"],  # plain writes
+        ["diff", "support", "1", "3"],
+    ):
+        for _ in range(3):
+            code, err = _closed_pipe_run(args, repo.path)
+            assert (code, err) == (0, ""), args
+
+
+def test_head_of_a_pipeline(repo: Any) -> None:
+    """The issue's own reproduction: ``agentver show support | head -1``, 8 times."""
+    import shlex
+    import subprocess
+    import sys
+
+    repo.commit_agent("support", {**AGENT, "system_prompt": "line\n" * 5000}, "long prompt")
+    _warm(repo.path)
+    command = f"{shlex.quote(sys.executable)} -m agentver show support | head -1"
+    for _ in range(8):
+        proc = subprocess.run(
+            ["bash", "-c", command + "; exit ${PIPESTATUS[0]}"],
+            cwd=repo.path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
+        assert proc.stdout.count("\n") == 1
+
+
+def test_errors_still_fail_into_a_closed_pipe(repo: Any) -> None:
+    repo.commit_agent("support", AGENT, "add")
+    _warm(repo.path)
+    code, err = _closed_pipe_run(["show", "nosuch"], repo.path)
+    assert code == 2 and err.startswith("error: ")
+
+
+def test_tables_into_a_pipe_are_neither_padded_nor_wrapped(repo: Any, run_agentver: Any) -> None:
+    long_subject = "Rewrite the refund paragraph " + "and more " * 40
+    repo.commit_agent("support", AGENT, "add support")
+    repo.commit_agent("support", {**AGENT, "temperature": 0.2}, long_subject.strip())
+    for args in (["history", "support"], ["list"]):
+        code, out, err = run_agentver(*args, cwd=repo.path)
+        assert code == 0, err
+        lines = out.splitlines()
+        assert all(line == line.rstrip() for line in lines), args  # no padding
+        assert all(line.strip() for line in lines), args  # no wrapped continuation lines
+    code, out, _ = run_agentver("history", "support", cwd=repo.path)
+    [newest] = [line for line in out.splitlines() if line.startswith("v2 ")]
+    assert newest.endswith(long_subject.strip()) and len(newest) > 300
+    assert len(out.splitlines()) == 3  # header + two versions

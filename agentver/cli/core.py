@@ -75,6 +75,9 @@ class AgentverGroup(TyperGroup):
         except KeyboardInterrupt:
             output.error("interrupted")
             raise typer.Exit(130) from None
+        except BrokenPipeError:
+            output.stdout_closed()
+            raise typer.Exit(0) from None
         except Exception as exc:
             # Typer's own signals (Exit, Abort, usage errors) pass through untouched.
             if type(exc).__module__.startswith(("typer", "click")):

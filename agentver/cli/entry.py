@@ -55,7 +55,22 @@ def main() -> None:
         completing = any(key.endswith("_COMPLETE") for key in os.environ)
         name = None if completing else command_name(sys.argv[1:])
         register(None if name is None else [name])
-        app()
+        try:
+            app()
+        except SystemExit:
+            _flush_stdout()  # a closed pipe here keeps the command's own exit code
+            raise
+        _flush_stdout()
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         sys.exit(130)
+
+
+def _flush_stdout() -> None:
+    """Flush now, where a closed pipe can still be handled quietly (nothing on stderr)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        from agentver.cli.output import stdout_closed
+
+        stdout_closed()

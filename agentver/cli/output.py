@@ -23,14 +23,32 @@ def _colour_allowed(stream: Any) -> bool:
     return bool(isatty and isatty())
 
 
+def stdout_closed() -> None:
+    """The reader of stdout went away (``agentver history x | head -1``): like git, stop
+    quietly with exit 0. Point stdout at /dev/null first, so that the flush Python does
+    at exit cannot fail again and print "Exception ignored ... BrokenPipeError"."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is no real file (a test runner's buffer)
+        pass
+
+
 def console() -> Console:
     """A rich console on stdout: colour only on a terminal, NO_COLOR honoured."""
     global _stdout
     if _stdout is None or _stdout.file is not sys.stdout:
         from rich.console import Console
 
+        class _Console(Console):
+            def on_broken_pipe(self) -> None:  # rich's hook; its default exits 1
+                self.quiet = True
+                stdout_closed()
+                raise SystemExit(0)
+
         colour = _colour_allowed(sys.stdout)
-        _stdout = Console(
+        _stdout = _Console(
             file=sys.stdout,
             no_color=not colour,
             force_terminal=colour or None,
@@ -83,7 +101,12 @@ def progress(first: str) -> Iterator[Callable[[str], None]]:
 
 
 def print_table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    """A borderless table on stdout (plain aligned columns when not on a terminal)."""
+    """A borderless table on stdout. On a terminal rich lays it out to the window; into a
+    pipe or file it is plain text: columns aligned to their content, two spaces apart, no
+    trailing blanks, and never wrapped, whatever the width (``| grep``, ``| cut`` work)."""
+    if not _is_terminal(sys.stdout):
+        _print_plain_table(columns, [list(row) for row in rows])
+        return
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False)
@@ -92,3 +115,20 @@ def print_table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
     for row in rows:
         table.add_row(*row)
     console().print(table)
+
+
+def _is_terminal(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _print_plain_table(columns: Sequence[str], rows: list[list[str]]) -> None:
+    from rich.cells import cell_len  # display width: wide characters count double
+
+    table = [[" ".join(str(cell).split("\n")) for cell in row] for row in [list(columns), *rows]]
+    widths = [max(cell_len(row[i]) for row in table) for i in range(len(columns))]
+    out = []
+    for row in table:
+        cells = [cell + " " * (widths[i] - cell_len(cell)) for i, cell in enumerate(row)]
+        out.append("  ".join(cells).rstrip())
+    sys.stdout.write("\n".join(out) + "\n")
