@@ -26,6 +26,12 @@ class AgentverGroup(TyperGroup):
     are methods of the group, so this holds under Typer's ``CliRunner`` too.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from agentver.cli.examples import add_examples
+
+        add_examples(self)  # every command's --help ends with examples
+
     def main(
         self,
         args: Sequence[str] | None = None,
