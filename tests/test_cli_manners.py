@@ -148,3 +148,47 @@ def test_tables_into_a_pipe_are_neither_padded_nor_wrapped(repo: Any, run_agentv
     [newest] = [line for line in out.splitlines() if line.startswith("v2 ")]
     assert newest.endswith(long_subject.strip()) and len(newest) > 300
     assert len(out.splitlines()) == 3  # header + two versions
+
+
+def _complete(cwd: Path, words: str) -> list[str]:
+    """Bash completion through the real program, as the installed completion script asks."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "_AGENTVER_COMPLETE": "complete_bash",
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(len(words.split(" ")) - 1),
+    }
+    program = Path(sys.executable).parent / "agentver"  # the console script completion calls
+    proc = subprocess.run([str(program)], cwd=cwd, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    return proc.stdout.split()
+
+
+def test_completion_offers_agents_versions_and_environments(repo: Any, run_cli: Any) -> None:
+    repo.write("agentver.yaml", "environments: [staging, production]\n")
+    repo.commit("settings", "agentver.yaml")
+    repo.commit_agent("support", AGENT, "v1")
+    repo.commit_agent("support", {**AGENT, "temperature": 0.1}, "v2")
+    repo.commit_agent("sales", AGENT, "sales v1")
+    assert run_cli("flag", "set", "support", "beta", "--create", cwd=repo.path).exit_code == 0
+
+    assert _complete(repo.path, "agentver history ") == ["sales", "support"]
+    assert _complete(repo.path, "agentver deploy su") == ["support"]
+    refs = _complete(repo.path, "agentver deploy support ")
+    assert refs[:2] == ["v2", "v1"] and "latest" in refs and "previous" in refs
+    assert _complete(repo.path, "agentver canary start support v2 --env ") == [
+        "staging",
+        "production",
+    ]
+    assert _complete(repo.path, "agentver diff support ")[:2] == ["v2", "v1"]
+    assert _complete(repo.path, "agentver flag rm support ") == ["beta"]
+    # -C is honoured, and outside a repository completion offers nothing, silently.
+    assert _complete(repo.path.parent, f"agentver -C {repo.path.name} show ") == [
+        "sales",
+        "support",
+    ]
+    assert _complete(repo.path.parent, "agentver show ") == []

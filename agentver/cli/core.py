@@ -28,9 +28,11 @@ class AgentverGroup(TyperGroup):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        from agentver.cli.completion import add_completion
         from agentver.cli.examples import add_examples
 
         add_examples(self)  # every command's --help ends with examples
+        add_completion(self)  # agent names, versions, environments
 
     def main(
         self,
