@@ -62,6 +62,7 @@ class InitResult:
     root: Path
     created: list[str] = field(default_factory=list)  # relative paths (folders end in /)
     kept: list[str] = field(default_factory=list)  # existed already, left untouched
+    skipped: list[str] = field(default_factory=list)  # the example: the repo has agents
     gitignore_added: list[str] = field(default_factory=list)
     git_initialized: bool = False
 
@@ -91,10 +92,25 @@ def init_repository(directory: Path) -> InitResult:
     agents_dir = _agents_dir(directory)
     schema_url = str(agent_schema().get("$id", ""))
     agent_text = AGENT_TEMPLATE.format(schema_url=schema_url)
-    _write_new(directory, f"{agents_dir}/{EXAMPLE_AGENT}.yaml", agent_text, result)
+    example = f"{agents_dir}/{EXAMPLE_AGENT}.yaml"
+    if _has_agents(directory, agents_dir):
+        # An existing repository: never bring back an example its owner deleted.
+        if not (directory / example).exists():
+            result.skipped.append(example)
+    else:
+        _write_new(directory, example, agent_text, result)
     _make_dir(directory, ".agentver/deployments", result)
     _extend_gitignore(directory, result)
     return result
+
+
+def _has_agents(directory: Path, agents_dir: str) -> bool:
+    """Agent files on disk, or in the history of HEAD (deleted ones count too)."""
+    folder = directory / agents_dir
+    if folder.is_dir() and any(folder.glob("*.y*ml")):
+        return True
+    proc = run_git(["log", "-1", "--format=%H", "--", f"{agents_dir}/"], directory, check=False)
+    return proc.returncode == 0 and bool(proc.stdout.strip())
 
 
 def _agents_dir(directory: Path) -> str:

@@ -129,3 +129,26 @@ def test_init_then_commit_then_validate(tmp_path: Path, run_cli: Any) -> None:
     subprocess.run(["git", "add", "-A"], cwd=tmp_path, check=True)
     subprocess.run(["git", "commit", "-q", "-m", "init"], cwd=tmp_path, check=True)
     assert run_cli("validate", cwd=tmp_path) == (0, "", "1 agent valid\n")
+
+
+def test_init_again_does_not_resurrect_a_deleted_example(tmp_path: Path, run_cli: Any) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    run_cli("init", cwd=tmp_path)
+    git("add", "-A")
+    git("commit", "-q", "-m", "init")
+    git("rm", "-q", "agents/assistant.yaml")
+    git("commit", "-q", "-m", "drop the example")
+    code, out, _ = run_cli("init", cwd=tmp_path)
+    assert code == 0
+    assert not (tmp_path / "agents" / "assistant.yaml").exists()  # deleted stays deleted
+    assert "not created  agents/assistant.yaml (the repository already has agents)" in out
+
+    (tmp_path / "agents" / "support.yaml").write_text("model: m\nsystem_prompt: hi\n")
+    code, out, _ = run_cli("init", cwd=tmp_path)  # agents on disk, none committed
+    assert code == 0 and not (tmp_path / "agents" / "assistant.yaml").exists()
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=tmp_path, capture_output=True, text=True
+    ).stdout
+    assert status == "?? agents/support.yaml\n"

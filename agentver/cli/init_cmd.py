@@ -40,6 +40,8 @@ def init_command(
         echo(f"added        {rel} to {prefix}.gitignore")
     for rel in result.kept:
         echo(f"exists, kept {prefix}{rel}")
+    for rel in result.skipped:
+        echo(f"not created  {prefix}{rel} (the repository already has agents)")
     echo("\nnext:")
     if shown != ".":
         echo(f"  cd {shown}")
