@@ -93,10 +93,8 @@ def init_repository(directory: Path) -> InitResult:
     schema_url = str(agent_schema().get("$id", ""))
     agent_text = AGENT_TEMPLATE.format(schema_url=schema_url)
     example = f"{agents_dir}/{EXAMPLE_AGENT}.yaml"
-    if _has_agents(directory, agents_dir):
-        # An existing repository: never bring back an example its owner deleted.
-        if not (directory / example).exists():
-            result.skipped.append(example)
+    if not (directory / example).exists() and _has_agents(directory, agents_dir):
+        result.skipped.append(example)  # never bring back an example its owner deleted
     else:
         _write_new(directory, example, agent_text, result)
     _make_dir(directory, ".agentver/deployments", result)

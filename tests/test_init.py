@@ -145,10 +145,11 @@ def test_init_again_does_not_resurrect_a_deleted_example(tmp_path: Path, run_cli
     assert not (tmp_path / "agents" / "assistant.yaml").exists()  # deleted stays deleted
     assert "not created  agents/assistant.yaml (the repository already has agents)" in out
 
+    (tmp_path / "agents").mkdir(exist_ok=True)
     (tmp_path / "agents" / "support.yaml").write_text("model: m\nsystem_prompt: hi\n")
     code, out, _ = run_cli("init", cwd=tmp_path)  # agents on disk, none committed
     assert code == 0 and not (tmp_path / "agents" / "assistant.yaml").exists()
     status = subprocess.run(
         ["git", "status", "--porcelain"], cwd=tmp_path, capture_output=True, text=True
     ).stdout
-    assert status == "?? agents/support.yaml\n"
+    assert status == "?? agents/\n"  # only the new agent: agents/support.yaml
