@@ -72,8 +72,12 @@ def test_scheduled_workflow_needs_the_store_secret_and_contents_write_only() -> 
     assert "schedule" in workflow.get("on", workflow.get(True))
     assert workflow["permissions"] == {"contents": "write"}
     job = workflow["jobs"]["watch"]
-    assert job["env"]["AGENTVER_STORE"] == "${{ secrets.AGENTVER_STORE }}"
-    uses = [step["uses"] for step in job["steps"] if "uses" in step]
-    assert uses == ["actions/checkout@v4", "actions/setup-python@v5"]  # major tags, no sha
+    assert job["environment"] == "production"  # protected; holds the secret
+    # Only the watching step sees the store (tests/test_workflows.py checks every example).
+    [step] = [s for s in job["steps"] if "AGENTVER_STORE" in s.get("env", {})]
+    assert step["env"]["AGENTVER_STORE"] == "${{ secrets.AGENTVER_STORE }}"
+    assert "canary watch" in step["run"]
+    uses = [s["uses"].split("@")[0] for s in job["steps"] if "uses" in s]
+    assert uses == ["actions/checkout", "your-org/agentver"]  # pinned by commit id
     args = _watch_args("\n".join(step.get("run", "") for step in job["steps"]))
     assert {"--once", "--apply", "--push", "--sync"} <= set(args)
