@@ -1,24 +1,25 @@
 """Pointer changes from the dashboard: previewed, then applied by the CLI's library.
 
-The write calls ``agentver.deploy``'s action functions (``deploy`` through the
-evaluation gate, ``rollback``, ``canary_promote``, ``canary_abort``): the functions the
-CLI commands call, so the checks and the commit message are the CLI's. The confirmation
-page runs the change function of the same action (``deploy.actions.<action>_change``,
-checks included) on the current pointer to show exactly what would be written; the
-write refuses when the pointer differs from what the page showed (someone ran the CLI
-meanwhile).
+``agentver.deploy.actions`` resolves each action into a checked change function
+(``deploy_change`` with the evaluation gate, ``rollback_change`` that only goes back,
+``canary_promote_change``, ``canary_abort_change``): the functions behind the CLI
+commands, so the checks and the commit message are the CLI's. A change function is
+pure, so the confirmation page runs it on the current pointer to show exactly what would
+be written; the write runs it through ``apply_change`` (lock, atomic write, one commit
+of one file), guarded so that it writes nothing when the pointer differs from what the
+confirmation page showed (someone ran the CLI meanwhile).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agentver.compare import diff_refs
 from agentver.deploy import actions as library
 from agentver.deploy.pointers import serialize_pointer
-from agentver.deploy.transaction import Compute, NoChange, Outcome
+from agentver.deploy.transaction import NoChange, Outcome
 from agentver.diff import ConfigDiff
 from agentver.errors import PointerError, UsageError
 from agentver.models import Pointer
@@ -39,17 +40,16 @@ def fingerprint(pointer: Pointer) -> str:
     return hashlib.sha256(serialize_pointer(pointer)).hexdigest()[:16]
 
 
-def build_compute(ws: Workspace, action: str, agent: str, env: str, ref: str) -> Compute:
-    """The change function ``agentver.deploy.actions`` runs for ``action``, for the preview
-    (its checks included: the page refuses what the write would)."""
+def build_change(ws: Workspace, action: str, agent: str, env: str, ref: str) -> library.Change:
+    """The library's checked change for ``action``: what the CLI command runs."""
     if action == "deploy":
-        return library.deploy_change(ws, agent, ref, environment=env).compute
+        return library.deploy_change(ws, agent, ref, environment=env)
     if action == "rollback":
-        return library.rollback_change(ws, agent, ref or "previous", environment=env).compute
+        return library.rollback_change(ws, agent, ref or "previous", environment=env)
     if action == "promote":
-        return library.canary_promote_change(ws, agent, environment=env).compute
+        return library.canary_promote_change(ws, agent, environment=env)
     if action == "abort":
-        return library.canary_abort_change(ws, agent, environment=env).compute
+        return library.canary_abort_change(ws, agent, environment=env)
     raise UsageError(f"unknown action {action!r}", f"one of: {', '.join(ACTIONS)}")
 
 
@@ -84,9 +84,9 @@ def preview(ws: Workspace, action: str, agent: str, env: str, ref: str) -> Plan:
     """What the action would write; AgentverError when the CLI would refuse it."""
     before = ws.pointer(env, agent)
     plan = Plan(action, agent, env, ref, before, fingerprint(before))
-    compute = build_compute(ws, action, agent, env, ref)
+    change = build_change(ws, action, agent, env, ref)
     try:
-        after, message = compute(before)
+        after, message = change.compute(before)
     except NoChange as exc:
         plan.nothing = exc.message
         return plan
@@ -120,26 +120,20 @@ def _transitions(
 
 
 def apply(ws: Workspace, action: str, agent: str, env: str, ref: str, expect: str) -> Outcome:
-    """Run the action as the CLI does; refuse if the pointer moved since the preview.
+    """Run the action as the CLI does, refusing (under the library's pointer lock) when
+    the pointer is not the one the confirmation page showed."""
+    change = build_change(ws, action, agent, env, ref)
 
-    The comparison happens just before the library takes its lock: a CLI command that
-    lands in between is caught by the library's own checks, not by this one.
-    """
-    if action not in ACTIONS:
-        raise UsageError(f"unknown action {action!r}", f"one of: {', '.join(ACTIONS)}")
-    if fingerprint(ws.pointer(env, agent)) != expect:
-        raise PointerError(
-            f"the {env} pointer of {agent} changed since the confirmation page was shown; "
-            "nothing written",
-            "review the change again",
-        )
-    if action == "deploy":
-        return library.deploy(ws, agent, ref, environment=env)
-    if action == "rollback":
-        return library.rollback(ws, agent, ref or "previous", environment=env)
-    if action == "promote":
-        return library.canary_promote(ws, agent, environment=env)
-    return library.canary_abort(ws, agent, environment=env)
+    def guarded(before: Pointer) -> tuple[Pointer, str]:
+        if fingerprint(before) != expect:
+            raise PointerError(
+                f"the {env} pointer of {agent} changed since the confirmation page was shown; "
+                "nothing written",
+                "review the change again",
+            )
+        return change.compute(before)
+
+    return library.apply_change(ws, replace(change, compute=guarded))
 
 
 def describe(outcome: Outcome) -> dict[str, Any]:

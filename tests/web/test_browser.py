@@ -319,7 +319,7 @@ def test_canaries_evaluations_and_commit_pages(page: object, served: Served) -> 
     shot(page, "evaluations.png")
     page.goto(served.url + "/deployments?agent=support&env=production")  # type: ignore[attr-defined]
     page.get_by_role("row", name="canary start").locator('a[href^="/commits/"]').click()  # type: ignore[attr-defined]
-    expect(page.locator("pre.message")).to_have_text(
+    expect(page.locator("pre.message")).to_contain_text(
         "agentver(production): canary start support v5 at 10%"
     )  # type: ignore[attr-defined]
     shot(page, "commit.png")
