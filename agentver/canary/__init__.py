@@ -10,7 +10,7 @@
 This package's ``__init__`` imports only the pure parts (no git, no store).
 """
 
-from agentver.canary.rule import ArmStats, Test, Verdict, VerdictName, decide
+from agentver.canary.rule import ArmStats, Evidence, Verdict, VerdictName, decide
 from agentver.canary.settings import CanaryRule
 
-__all__ = ["ArmStats", "CanaryRule", "Test", "Verdict", "VerdictName", "decide"]
+__all__ = ["ArmStats", "CanaryRule", "Evidence", "Verdict", "VerdictName", "decide"]

@@ -97,7 +97,7 @@ class ArmStats:
 
 
 @dataclass(frozen=True)
-class Test:
+class Evidence:
     """One anytime-valid test on one metric: it rejects ``null`` when p <= ``alpha``.
 
     ``e_value`` is None for the quality tests (confidence sequences, reported as p).
@@ -158,8 +158,8 @@ class Verdict:
     rule: str  # what decided: catastrophe-guard, min-requests, <metric>, all-metrics, ...
     reason: str
     metric: str | None = None  # the metric that decided
-    tests: tuple[Test, ...] = field(default=())
-    decisive: Test | None = None
+    tests: tuple[Evidence, ...] = field(default=())
+    decisive: Evidence | None = None
 
     def to_json(self) -> dict[str, Any]:
         decisive = self.decisive
@@ -187,8 +187,8 @@ class Verdict:
 # -- the tests of one metric -----------------------------------------------------------
 
 
-def _e_test(metric: str, kind: str, null: str, log_e: float, alpha: float) -> Test:
-    return Test(metric, kind, null, stats.p_value(log_e), alpha, stats.e_value(log_e))
+def _e_test(metric: str, kind: str, null: str, log_e: float, alpha: float) -> Evidence:
+    return Evidence(metric, kind, null, stats.p_value(log_e), alpha, stats.e_value(log_e))
 
 
 def rate_tests(
@@ -197,7 +197,7 @@ def rate_tests(
     counts: tuple[int, int, int, int],
     rule: CanaryRule,
     rollback_alpha: float,
-) -> list[Test]:
+) -> list[Evidence]:
     """Rollback and promotion tests for a binary metric: (x_c, n_c, x_s, n_s)."""
     x_c, n_c, x_s, n_s = counts
     if n_c <= 0 or n_s <= 0:
@@ -233,7 +233,7 @@ def rate_tests(
 
 def quality_tests(
     stable: ArmStats, canary: ArmStats, tolerance: float, rollback_alpha: float, rule: CanaryRule
-) -> list[Test]:
+) -> list[Evidence]:
     """Mean score: rollback when the canary's upper confidence bound is below stable's
     lower bound minus ``tolerance`` (each bound at half the level), promotion the mirror."""
     if not (stable.scored and canary.scored):
@@ -250,14 +250,14 @@ def quality_tests(
         return lower_c >= upper_s - tolerance
 
     return [
-        Test(
+        Evidence(
             "quality",
             "rollback",
             f"canary mean score >= stable's - {tolerance:g}",
             _smallest_level(worse),
             rollback_alpha,
         ),
-        Test(
+        Evidence(
             "quality",
             "promote",
             f"canary mean score < stable's - {tolerance:g}",
@@ -295,7 +295,7 @@ def catastrophe(stable: ArmStats, canary: ArmStats) -> bool:
     )
 
 
-def all_tests(stable: ArmStats, canary: ArmStats, rule: CanaryRule) -> list[Test]:
+def all_tests(stable: ArmStats, canary: ArmStats, rule: CanaryRule) -> list[Evidence]:
     """Every test of every guarded metric, rollback tests at ``alpha`` / #metrics."""
     metrics = rule.guarded_metrics
     rollback_alpha = rule.alpha / len(metrics)
@@ -331,8 +331,8 @@ def decide(stable: ArmStats, canary: ArmStats, rule: CanaryRule) -> Verdict:
         name: VerdictName,
         rule_name: str,
         reason: str,
-        decisive: Test | None = None,
-        tests: tuple[Test, ...] = (),
+        decisive: Evidence | None = None,
+        tests: tuple[Evidence, ...] = (),
         metric: str | None = None,
     ) -> Verdict:
         return Verdict(
@@ -349,7 +349,7 @@ def decide(stable: ArmStats, canary: ArmStats, rule: CanaryRule) -> Verdict:
             decisive,
         )
 
-    def guard(tests: tuple[Test, ...]) -> Verdict:
+    def guard(tests: tuple[Evidence, ...]) -> Verdict:
         return verdict(
             "rollback",
             "catastrophe-guard",
@@ -382,7 +382,7 @@ def decide(stable: ArmStats, canary: ArmStats, rule: CanaryRule) -> Verdict:
             decisive,
             tests,
         )
-    best: dict[str, Test] = {}  # per metric, its strongest promotion test
+    best: dict[str, Evidence] = {}  # per metric, its strongest promotion test
     for test in tests:
         if test.kind.startswith("promote"):
             held = best.get(test.metric)
