@@ -131,6 +131,16 @@ def test_deleting_the_gate_locally_does_not_open_it(
     assert code == 0 and "warning" not in err, err
 
 
+def test_a_locally_trimmed_suite_does_not_open_the_gate(gated: Repo, run_cli: RunCli) -> None:
+    """Delete the failing case locally, `agentver eval` stores a pass for that suite:
+    the gate still judges the committed suite."""
+    gated.write("evals/support.yaml", "cases:\n" + SUITE[SUITE.index("  - id: greeting") :])
+    assert run_cli("eval", "support", "v2", cwd=gated.path).exit_code == 0
+    err = refused(gated, run_cli, "deploy", "support", "v2")
+    assert "error: evaluation gate: evals/support.yaml has uncommitted changes" in err
+    assert "hint: commit the suite change" in err
+
+
 def test_an_uncommitted_settings_edit_is_a_warning(
     gated: Repo, server: FakeLLMServer, run_cli: RunCli
 ) -> None:

@@ -145,6 +145,9 @@ def test_edited_suite_invalidates_stored_results(
     assert run_cli("eval", "support", "v1", cwd=repo.path).exit_code == 0
     repo.write("evals/support.yaml", SUITE.replace("weight: 2", "weight: 3"))
     code, _, err = run_cli("deploy", "support", "v1", cwd=repo.path)
+    assert code == 1 and "evals/support.yaml has uncommitted changes" in err
+    repo.commit("heavier billing case", "evals/support.yaml")
+    code, _, err = run_cli("deploy", "support", "v1", cwd=repo.path)
     assert code == 1
     assert "stored results exist for an older suite or other provider settings" in err
 

@@ -8,6 +8,7 @@ must not let a failing version out (docs/design.md section 8).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentver.errors import CheckFailed
@@ -37,12 +38,13 @@ def enforce_gate(
     """
     if not settings.get("gate"):
         return  # no gate: do not even parse the provider settings
-    from agentver.evals.agent_eval import decide_gate, find_suite
+    from agentver.evals.agent_eval import decide_gate, find_suite, suite_file
     from agentver.evals.settings import parse_eval_settings
 
     eval_settings = parse_eval_settings(settings, root=ws.root)
     if eval_settings.gate_for(agent) is None:
         return
+    _require_committed_suite(ws, suite_file(ws, agent))
     decision = decide_gate(
         ws,
         agent,
@@ -56,4 +58,19 @@ def enforce_gate(
         raise CheckFailed(
             f"evaluation gate: {decision.message}",
             decision.hint or 'fix the failing cases, or deploy with --skip-gate --reason "..."',
+        )
+
+
+def _require_committed_suite(ws: Workspace, path: Path) -> None:
+    """The suite is part of the gate: results stored for a locally edited suite (a
+    failing case deleted, then `agentver eval`) must not open it."""
+    rel = path.relative_to(ws.root).as_posix()
+    blob = ws.repo.blob_at(ws.index.head, rel)
+    committed = ws.repo.read_blobs([blob]).get(blob) if blob else None
+    on_disk = path.read_bytes() if path.is_file() else None
+    if on_disk is not None and on_disk != committed:
+        raise CheckFailed(
+            f"evaluation gate: {rel} has uncommitted changes; the gate judges the committed suite",
+            f"commit the suite change (it is reviewed like the gate), or set it aside: "
+            f"git stash push -- {rel}",
         )
