@@ -6,7 +6,9 @@ Modules, one job each:
 - ``transaction``: one pointer change as one commit of one file, under a lock.
 - ``changes``: the changes as pure functions, old pointer to new pointer and message.
 - ``gate``: the evaluation gate as deploy and canary start apply it.
-- ``actions``: one library function per action (what the CLI, watch and dashboard call).
+- ``checks``: validity, the evaluation gate from HEAD's settings, rollback goes back.
+- ``actions``: one library function per action (what the CLI, watch and dashboard call),
+  and ``<action>_change`` for a preview that runs the same checks.
 - ``audit``: forensics from the pointer's git history.
 
 The library API is importable from here (``from agentver.deploy import rollback``). It
@@ -22,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from agentver.deploy.actions import (
+        Change,
+        apply_change,
         canary_abort,
         canary_promote,
         canary_set,
@@ -35,6 +39,8 @@ if TYPE_CHECKING:
     from agentver.deploy.transaction import Author, Outcome, transact
 
 _EXPORTS = {
+    "Change": "agentver.deploy.actions",
+    "apply_change": "agentver.deploy.actions",
     "canary_abort": "agentver.deploy.actions",
     "canary_promote": "agentver.deploy.actions",
     "canary_set": "agentver.deploy.actions",
@@ -51,8 +57,10 @@ _EXPORTS = {
 
 __all__ = [
     "Author",
+    "Change",
     "FlagChange",
     "Outcome",
+    "apply_change",
     "canary_abort",
     "canary_promote",
     "canary_set",
