@@ -174,7 +174,12 @@ def test_completion_offers_agents_versions_and_environments(repo: Any, run_cli: 
     repo.commit_agent("support", AGENT, "v1")
     repo.commit_agent("support", {**AGENT, "temperature": 0.1}, "v2")
     repo.commit_agent("sales", AGENT, "sales v1")
-    assert run_cli("flag", "set", "support", "beta", "--create", cwd=repo.path).exit_code == 0
+    assert (
+        run_cli(
+            "flag", "set", "support", "beta", "--create", "--users", "al", cwd=repo.path
+        ).exit_code
+        == 0
+    )
 
     assert _complete(repo.path, "agentver history ") == ["sales", "support"]
     assert _complete(repo.path, "agentver deploy su") == ["support"]
