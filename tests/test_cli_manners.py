@@ -101,7 +101,7 @@ def test_output_into_a_closed_pipe_exits_0_quietly(repo: Any) -> None:
         ["show", "support", "--json"],  # plain writes
         ["diff", "support", "1", "3"],
     ):
-        for _ in range(3):
+        for _ in range(2):  # the failure was intermittent (6-8 runs of 8): more than once
             code, err = _closed_pipe_run(args, repo.path)
             assert (code, err) == (0, ""), args
 

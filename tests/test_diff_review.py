@@ -46,6 +46,9 @@ def test_deploy_only_pull_request_shows_the_pointer_change(repo: Repo, run_cli: 
     [change] = doc["deployments"]
     assert change["summary"] == "production/support: v3 -> v5 (canary 10%)"
     assert (change["environment"], change["agent"]) == ("production", "support")
+    assert change["before"]["active"]["version"] == 3 and change["before"]["canary"] is None
+    assert change["after"]["active"]["version"] == 3
+    assert change["after"]["canary"]["version"] == 5 and change["after"]["canary"]["percent"] == 10
     assert change["diff"]["from"]["version"] == 3 and change["diff"]["to"]["version"] == 5
     assert any(c["field"] == "system_prompt" for c in change["diff"]["changes"])
 
