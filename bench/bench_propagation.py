@@ -58,7 +58,11 @@ def client_main(url: str, mode: str) -> int:
     from agentver.runtime import RuntimeClient
 
     client = RuntimeClient(url, ttl=3600, mode=mode)
+    deadline = time.monotonic() + 20
     while mode == "listen" and not client.health().listening:
+        if time.monotonic() > deadline:
+            print("error: not listening after 20 s", flush=True)
+            return 1
         time.sleep(0.01)
     print("ready", flush=True)
     seen = client.head_commit
@@ -98,7 +102,22 @@ def sync_notifies() -> bool:
     return hasattr(PostgresStore, "_notify")
 
 
+def free_pg_connections() -> int:
+    import psycopg
+
+    with psycopg.connect(PG_DEFAULT, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT current_setting('max_connections')::int - count(*) FROM pg_stat_activity"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def propagation(url: str, mode: str, clients: int, syncs: int) -> dict[str, Any]:
+    if url.startswith("postgresql") and mode == "listen":
+        # Each listening client holds one connection; the server is shared with tests.
+        free = free_pg_connections()
+        if free < clients + 20:
+            raise SystemExit(f"only {free} free PostgreSQL connections for {clients} listeners")
     snapshot = fx.make_snapshot(3, 3, "P")
     store = open_store(url)
     store.sync(snapshot, force=True)
@@ -122,7 +141,9 @@ def propagation(url: str, mode: str, clients: int, syncs: int) -> dict[str, Any]
     try:
         for proc in procs:
             assert proc.stdout is not None
-            assert proc.stdout.readline().strip() == "ready"
+            first = proc.stdout.readline().strip()
+            if first != "ready":
+                raise SystemExit(f"a client did not start: {first or 'it exited'}")
             selector.register(proc.stdout, selectors.EVENT_READ, proc)
         last_latency, median_latency = [], []
         for i in range(1, syncs + 1):

@@ -100,6 +100,12 @@ def test_listening_clients_refresh_on_notify(pg_url: str) -> None:
         deadline = time.monotonic() + 5
         while not all(c.health().listening for c in clients) and time.monotonic() < deadline:
             time.sleep(0.01)
+        # Between refreshes each client holds its listener only (docs/runtime.md); the
+        # refresh that follows each LISTEN closes its connection a moment later.
+        deadline = time.monotonic() + 3
+        while backend_count(pg_url) != len(clients) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert backend_count(pg_url) == len(clients)
         publish(pg_url, moved(snapshot, 1, "b"))
         for client in clients:
             assert serves(client, 1, within=2.0) is not None

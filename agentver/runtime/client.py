@@ -119,8 +119,11 @@ class RuntimeClient:
         self._flush_interval = flush_interval
         self._batch_size = batch_size
         self._max_queue = max_queue
-        # "poll" holds no connection between refreshes: close it after each use.
-        self._hold_connection = mode != "poll"
+        # Refreshes are rare (a sync, the TTL): their connection is closed after each one,
+        # so a listening client holds only its listener. Outcome flushes (every second
+        # while outcomes come in) keep theirs open, except in "poll" mode, which holds
+        # no connection at all between uses.
+        self._hold_for_outcomes = mode != "poll"
         root = repo_root if repo_root is not None else Path.cwd()
         self._store: Store = open_store(
             url, root, timeout=connect_timeout, statement_timeout=statement_timeout
@@ -150,11 +153,8 @@ class RuntimeClient:
                 connect_timeout=connect_timeout,
                 statement_timeout=statement_timeout,
             )
-        except BaseException:
-            self._store.close()
-            raise
         finally:
-            self._release()
+            self._store.close()  # the first load's connection: see _hold_for_outcomes
         self._refresher = Refresher(self._background_refresh, feed, ttl)
         self._refresher.start()
 
@@ -232,13 +232,9 @@ class RuntimeClient:
             )
             return False
         finally:
-            self._release()
+            self._store.close()
         self._install(state)
         return True
-
-    def _release(self) -> None:
-        if not self._hold_connection:
-            self._store.close()
 
     def _install(self, state: RuntimeState) -> None:
         # Rows the store could not decode (it lists them instead of raising): each costs
@@ -387,7 +383,8 @@ class RuntimeClient:
                         raise
                     written += len(batch)
             finally:
-                self._release()
+                if not self._hold_for_outcomes:
+                    self._store.close()
         return written
 
     def close(self) -> None:
