@@ -122,13 +122,16 @@ def test_listening_client_recovers_when_its_connection_is_killed(pg_url: str) ->
     app = pg_url.rsplit("application_name=", 1)[1]
     with RuntimeClient(pg_url, ttl=HOUR) as client:
         deadline = time.monotonic() + 5
-        while not client.health().listening and time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (
+            client.health().listening and backend_count(pg_url) == 1
+        ):
             time.sleep(0.01)
         admin = fx.pg_admin()
         try:
+            # Its one connection: the listener, which its reloads also read through.
             killed = admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE application_name = %s AND query LIKE 'LISTEN%%'",
+                " WHERE application_name = %s",
                 (app,),
             ).fetchall()
             assert killed == [(True,)]
@@ -175,6 +178,9 @@ def test_poll_mode_holds_no_connection_between_refreshes(pg_url: str) -> None:
         assert min(idle) == 0, idle
         client.record_outcome(client.resolve("agent-000", "u"), ok=True)
         assert client.flush() == 1
+        deadline = time.monotonic() + 3  # a closed connection's backend exits a moment later
+        while backend_count(pg_url) and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert backend_count(pg_url) == 0
         store = open_store(pg_url)
         store.sync(moved(snapshot, 1, "b"), force=True)  # no NOTIFY needed: it polls

@@ -119,15 +119,19 @@ class RuntimeClient:
         self._flush_interval = flush_interval
         self._batch_size = batch_size
         self._max_queue = max_queue
-        # Refreshes are rare (a sync, the TTL): their connection is closed after each one,
-        # so a listening client holds only its listener. Outcome flushes (every second
-        # while outcomes come in) keep theirs open, except in "poll" mode, which holds
-        # no connection at all between uses.
+        # Connections (docs/runtime.md): the refresh thread reads through ``_reader``,
+        # whose connection a listening client keeps open as its listener; other modes
+        # close it after each reload (reloads are rare). Outcomes go through ``_store``,
+        # kept open while outcomes flow, except in "poll" mode, which holds nothing.
         self._hold_for_outcomes = mode != "poll"
         root = repo_root if repo_root is not None else Path.cwd()
         self._store: Store = open_store(
             url, root, timeout=connect_timeout, statement_timeout=statement_timeout
         )
+        self._reader: Store = open_store(
+            url, root, timeout=connect_timeout, statement_timeout=statement_timeout
+        )
+        self._keep_reader = False
         self.url = self._store.url  # masked
         self._entries: dict[str, Entry] = {}
         self._head_commit: str | None = None
@@ -149,12 +153,18 @@ class RuntimeClient:
                 url,
                 root,
                 mode,
+                reader=self._reader,
                 interval=poll_interval or DEFAULT_POLL_INTERVAL.get(mode, 0.05),
                 connect_timeout=connect_timeout,
                 statement_timeout=statement_timeout,
             )
-        finally:
-            self._store.close()  # the first load's connection: see _hold_for_outcomes
+        except BaseException:
+            self._reader.close()
+            self._store.close()
+            raise
+        self._keep_reader = feed.name == "listen"
+        if not self._keep_reader:
+            self._reader.close()
         self._refresher = Refresher(self._background_refresh, feed, ttl)
         self._refresher.start()
 
@@ -162,7 +172,7 @@ class RuntimeClient:
         """Load the state or fail fast: an agent server should not start without one."""
         where = f"{self.environment!r} from {self.url}"
         try:
-            state = self._store.load_runtime_state(self.environment)
+            state = self._reader.load_runtime_state(self.environment)
         except StoreNotInitialized as exc:
             raise StoreNotSynced(
                 f"store {self.url} has not been synced yet: no runtime state to serve",
@@ -189,7 +199,7 @@ class RuntimeClient:
 
     def _unknown_environment(self) -> UnknownEnvironment:
         try:
-            known = sorted({p.environment for p in self._store.pointers()})
+            known = sorted({p.environment for p in self._reader.pointers()})
         except Exception:  # the listing is a courtesy; the error stands without it
             known = []
         listing = ", ".join(repr(env) for env in known) if known else "none"
@@ -218,7 +228,7 @@ class RuntimeClient:
 
     def _refresh_locked(self) -> bool:
         try:
-            state = self._store.load_runtime_state(self.environment)
+            state = self._reader.load_runtime_state(self.environment)
         except Exception as exc:  # StoreError, or a row the store could not decode
             self._failures += 1
             corrupt = not isinstance(exc, StoreError)
@@ -232,7 +242,8 @@ class RuntimeClient:
             )
             return False
         finally:
-            self._store.close()
+            if not self._keep_reader:
+                self._reader.close()
         self._install(state)
         return True
 
@@ -402,6 +413,7 @@ class RuntimeClient:
         except StoreError as exc:
             log.error("agentver runtime lost %d outcome(s) at close: %s", len(self._queue), exc)
         self._store.close()
+        self._reader.close()
 
     def __enter__(self) -> RuntimeClient:
         return self

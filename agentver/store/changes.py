@@ -6,10 +6,11 @@ have changed, or when its TTL expires. Every feed answers one question,
 happened since the last True. A False is never wrong (the TTL refresh is the fallback);
 a spurious True costs one reload.
 
-- ``ListenFeed`` (PostgreSQL): ``LISTEN agentver_sync`` on a connection of its own; sync
-  sends ``NOTIFY agentver_sync, '<commit>'`` after its commit, so clients reload within
-  milliseconds. One connection per client: fine for tens or hundreds of processes, not
-  for thousands (``max_connections``; LISTEN does not pass a transaction pooler).
+- ``ListenFeed`` (PostgreSQL): ``LISTEN agentver_sync`` on the refresh thread's own
+  connection; sync sends ``NOTIFY agentver_sync, '<commit>'`` after its commit, so
+  clients reload within milliseconds. One connection per client: fine for tens or
+  hundreds of processes, not for thousands (``max_connections``; LISTEN does not pass a
+  transaction pooler).
 - ``DataVersionFeed`` (SQLite): ``PRAGMA data_version`` on one open connection, every
   ``interval`` seconds; it changes when any other connection commits, which outcome
   writes do too, so a change is confirmed by reading the head row before saying True.
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from agentver.store.postgres import CLIENT_DEADLINE_MARGIN, arm_deadline
+from agentver.store.postgres import CLIENT_DEADLINE_MARGIN, PostgresStore, arm_deadline
 from agentver.store.url import StoreURL, parse_store_url
 
 CHANNEL = "agentver_sync"
@@ -218,76 +219,98 @@ class _Postgres:
 
     def head_on(self, conn: Any) -> Head:
         """The head row read on an open connection."""
-        for query in HEAD_QUERIES:
-            try:
-                return _head(conn.execute(query).fetchone())
-            except self.psycopg.errors.UndefinedTable:
-                continue  # an older store, or never synced
-        return None
+        return pg_head(conn)
 
 
-class ListenFeed(_Stoppable):
-    """PostgreSQL: ``LISTEN agentver_sync`` on a connection of its own."""
+def pg_head(conn: Any) -> Head:
+    """The head row read on an open PostgreSQL connection (autocommit)."""
+    import psycopg
+
+    for query in HEAD_QUERIES:
+        try:
+            return _head(conn.execute(query).fetchone())
+        except psycopg.errors.UndefinedTable:
+            continue  # an older store, or never synced
+    return None
+
+
+class ListenFeed(_HeadWatcher):
+    """PostgreSQL: ``LISTEN agentver_sync`` on the connection of the refresh thread's own
+    store, the one its reloads read through: one connection per client, and a reload
+    after a notice needs no new connection (a connect storm across a fleet, otherwise).
+
+    The channel is per database, so stores in other schemas of the same database notify
+    it too: a notice is confirmed by reading this store's head row before saying True."""
 
     name = "listen"
 
-    def __init__(self, pg: _Postgres) -> None:
+    def __init__(self, store: PostgresStore) -> None:
         super().__init__()
-        self._pg = pg
+        self._store = store
         self._conn: Any = None
         self._next_attempt = 0.0
 
     @property
     def connected(self) -> bool:
-        return self._conn is not None
+        return self._conn is not None and self._conn is self._store.open_connection()
 
     def _listen(self) -> bool:
-        """(Re)connect and LISTEN; True when (re)established (missed notices: reload once)."""
+        """(Re)connect and LISTEN; True when the head moved meanwhile (notices missed while
+        not listening), or on the first LISTEN (the state was loaded just before)."""
         if time.monotonic() < self._next_attempt:
             return False
         self._next_attempt = time.monotonic() + RECONNECT_INTERVAL
         try:
-            conn = self._pg.connect()
-            conn.execute(f"LISTEN {CHANNEL}")
-        except self._pg.psycopg.Error:
+            with self._store.locked_connection(open=True) as conn:
+                conn.execute(f"LISTEN {CHANNEL}")
+                head = pg_head(conn)
+        except Exception:  # StoreError or a driver error: the TTL covers the gap
+            self._conn = None
             return False
         self._conn = conn
-        return True
+        return self._changed(head)
+
+    def _notice(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` for a notice about this store; False if none (or the
+        connection is gone: ``connected`` says which)."""
+        with self._store.locked_connection() as conn:
+            if conn is None or conn is not self._conn:
+                self._conn = None  # dropped or replaced by a failed reload: LISTEN again
+                return False
+            try:
+                # The generator holds the connection's own lock until closed: close it
+                # before draining the rest, or the drain waits for that lock forever.
+                notices = conn.notifies(timeout=timeout, stop_after=1)
+                try:
+                    noticed = next(notices, None) is not None
+                finally:
+                    notices.close()
+                if not noticed:
+                    return False
+                list(conn.notifies(timeout=0.0))  # one reload answers a burst of syncs
+                return self._changed(pg_head(conn))
+            except Exception:  # the connection broke: reconnect (at most every 2 s)
+                self._conn = None
+                self._store.close()
+                return False
 
     def wait(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while not self._closed.is_set():
-            if self._conn is None and self._listen():
+            if not self.connected and self._listen():
                 return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            if self._conn is None:
+            if not self.connected:
                 self._sleep(min(remaining, _SLICE))
-                continue
-            try:
-                # stop_after=1 returns at the first notice; the rest queued are drained
-                # so one reload answers a burst of syncs.
-                got = any(
-                    True for _ in self._conn.notifies(timeout=min(remaining, _SLICE), stop_after=1)
-                )
-                if got:
-                    for _ in self._conn.notifies(timeout=0.0):
-                        pass
-                    return True
-            except self._pg.psycopg.Error:
-                self._drop()
+            elif self._notice(min(remaining, _SLICE)):
+                return True
         return False
-
-    def _drop(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with suppress(self._pg.psycopg.Error):
-                conn.close()
 
     def close(self) -> None:
         self._closed.set()
-        self._drop()
+        self._conn = None  # the connection is the store's; its owner closes it
 
 
 class HeadPollFeed(_HeadWatcher):
@@ -329,11 +352,15 @@ def open_feed(
     repo_root: Path,
     mode: str,
     *,
+    reader: object,
     interval: float,
     connect_timeout: float,
     statement_timeout: float,
 ) -> ChangeFeed:
-    """The feed for ``mode`` ("auto", "listen", "data_version", "poll", "ttl")."""
+    """The feed for ``mode`` ("auto", "listen", "data_version", "poll", "ttl").
+
+    ``reader`` is the store the refresh thread reloads through: "listen" LISTENs on its
+    connection (which then stays open)."""
     parsed = parse_store_url(url, repo_root)
     if mode == "ttl":
         return TtlFeed()
@@ -355,7 +382,8 @@ def open_feed(
         raise ValueError(f"mode {mode!r} needs a PostgreSQL store")
     pg = _Postgres(parsed, connect_timeout, statement_timeout)
     if mode in ("auto", "listen"):
-        return ListenFeed(pg)
+        assert isinstance(reader, PostgresStore)
+        return ListenFeed(reader)
     if mode == "poll":
         return HeadPollFeed(pg.head, interval)
     raise ValueError(f"mode {mode!r} needs a SQLite store")

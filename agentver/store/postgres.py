@@ -158,6 +158,22 @@ class PostgresStore(SqlStore):
         rows = tx.query("SELECT to_regclass(?::text) IS NOT NULL", (name,))
         return bool(rows[0][0])
 
+    @contextmanager
+    def locked_connection(self, open: bool = False) -> Iterator[Any]:
+        """The store's connection (opened if ``open``, else None when there is none),
+        held exclusively: the runtime's LISTEN shares it with the reloads it triggers
+        (agentver/store/changes.py), never in the middle of one. Raises StoreError."""
+        with self._lock:
+            if open:
+                yield self._connection()
+            else:
+                yield self.open_connection()
+
+    def open_connection(self) -> Any:
+        """The store's connection if one is open and usable, else None."""
+        conn = self._conn
+        return conn if conn is not None and not conn.closed and not conn.broken else None
+
     def close(self) -> None:
         with self._lock:
             conn, self._conn = self._conn, None
