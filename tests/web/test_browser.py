@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import playwright.sync_api as playwright_sync  # the dev extra installs it
 import pytest
 
 from tests.reliability.harness import LEAKY
@@ -36,7 +37,6 @@ CHROMIUM_ARGS = [
 ]
 VIEWPORT = {"width": 1280, "height": 900}
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
 if not CHROMIUM.exists():  # .ci/run installs it; a developer machine may lack it
     pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium", pytrace=False)
 
