@@ -1,8 +1,18 @@
 """What ``sync``, ``verify`` and ``status`` compare: git at HEAD versus the runtime store.
 
-``sync`` publishes what is committed at HEAD (docs/design.md section 6): versions from HEAD's
-history and pointer files as committed at HEAD. Uncommitted pointer edits are reported,
-never published.
+``sync`` publishes what is committed at HEAD (docs/design.md sections 6 and 8): versions
+from HEAD's history and pointer files as committed at HEAD. Uncommitted pointer edits are
+reported, never published.
+
+Cost model: HEAD's version list comes from the history cache (one ``git log`` pass when
+cold). A version the store already holds from the same commit with the same hash is
+reused without parsing its YAML; the rest are read in one ``git cat-file --batch``. The
+store then compares rows in one transaction and writes only the differences.
+
+Poison: a version the store cannot hold (not storable, or a file that no longer loads)
+is skipped, named by commit and file, and never blocks another agent; a pointer naming a
+version the store will not hold is refused for its agent alone. Both make ``sync`` exit 1
+after publishing everything else.
 """
 
 from __future__ import annotations
@@ -16,16 +26,29 @@ from agentver.errors import AgentverError, ConfigError
 from agentver.hashing import config_hash
 from agentver.history import agent_path
 from agentver.models import AgentConfig, Pointer, Version
-from agentver.store import Snapshot, Store, StoredVersion, StoreNotInitialized, SyncPlan
+from agentver.store import (
+    RefusedPointer,
+    SkippedVersion,
+    Snapshot,
+    StaleSync,
+    Store,
+    StoredVersion,
+    StoreNotInitialized,
+    SyncPlan,
+)
+from agentver.store.rows import unstorable_reason
 from agentver.workspace import Workspace
 
-
-class StaleSync(AgentverError):
-    """HEAD is older than what the store already serves."""
+__all__ = ["StaleSync", "build_snapshot", "check_not_stale", "publish", "verify"]
 
 
-def committed_pointers(ws: Workspace, environments: list[str]) -> list[Pointer]:
-    """Every pointer file committed at HEAD, for the given environments."""
+def committed_pointers(
+    ws: Workspace, environments: list[str], refused: list[RefusedPointer] | None = None
+) -> list[Pointer]:
+    """Every pointer file committed at HEAD, for the given environments.
+
+    With ``refused``, a file that cannot be parsed is appended there (and left out)
+    instead of raising: one broken pointer file does not stop the others."""
     head = ws.index.head
     pointers: list[Pointer] = []
     for env in environments:
@@ -36,13 +59,53 @@ def committed_pointers(ws: Workspace, environments: list[str]) -> list[Pointer]:
             agent = PurePosixPath(rel).stem
             if blob is None:
                 continue
-            pointers.append(parse_pointer(contents[blob], f"{rel} at HEAD", env, agent, ws.cache))
+            try:
+                pointers.append(
+                    parse_pointer(contents[blob], f"{rel} at HEAD", env, agent, ws.cache)
+                )
+            except AgentverError as exc:
+                if refused is None:
+                    raise
+                refused.append(RefusedPointer(env, agent, exc.message))
     return pointers
 
 
 def uncommitted_pointer_files(ws: Workspace) -> list[str]:
     out = ws.repo.git("status", "--porcelain", "--untracked-files=all", "--", POINTER_DIR)
     return [line[3:] for line in out.splitlines() if line.strip()]
+
+
+def load_storable(
+    ws: Workspace, version: Version, contents: dict[str, bytes]
+) -> tuple[StoredVersion | None, SkippedVersion | None]:
+    """One version's config; (None, why) when the store cannot hold it.
+
+    History already judged the blob by the storable rule (docs/design.md section 8) and
+    may have parsed it in this process; otherwise it is parsed from ``contents``. The
+    store's own bound (64-bit, finite, bounded size, checked with bounded work) runs
+    last, before anything is hashed or serialized whole."""
+    path = agent_path(ws.settings, version.agent)
+    reason = next((p for p in version.problems if "storable:" in p), None)
+    config: AgentConfig | None = None
+    if reason is None:
+        try:
+            config = ws.index.parsed_config(version.blob)
+            if config is None:
+                config = parse_agent_blob(contents[version.blob], path)[1]
+            reason = unstorable_reason(StoredVersion(version, config))
+        except AgentverError as exc:
+            reason = exc.message
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+            # A value the loader should have refused: still only this version is lost.
+            reason = f"{type(exc).__name__}: {exc}"[:300]
+    if reason is not None or config is None:
+        why = reason or "cannot be read"
+        return None, SkippedVersion(version.agent, version.version, version.commit, path, why)
+    if config_hash(config) != version.config_hash:  # the blob cache is never trusted blindly
+        raise ConfigError(
+            "content does not match its cached hash; delete .git/agentver-cache", path
+        )
+    return StoredVersion(version, config), None
 
 
 def build_snapshot(ws: Workspace, environments: list[str], store: Store | None = None) -> Snapshot:
@@ -60,23 +123,28 @@ def build_snapshot(ws: Workspace, environments: list[str], store: Store | None =
         v.blob for v in versions if (v.agent, v.version) not in known and parsed[v.blob] is None
     )
     stored: list[StoredVersion] = []
+    skipped: list[SkippedVersion] = []
     for version in versions:
         proven = known.get((version.agent, version.version))
         if proven is not None:
             stored.append(StoredVersion(version, proven))
             continue
-        path = agent_path(ws.settings, version.agent)
-        config = parsed[version.blob] or parse_agent_blob(contents[version.blob], path)[1]
-        if config_hash(config) != version.config_hash:  # the blob cache is never trusted blindly
-            raise ConfigError(
-                "content does not match its cached hash; delete .git/agentver-cache", path
-            )
-        stored.append(StoredVersion(version, config))
+        loaded, skip = load_storable(ws, version, contents)
+        if loaded is not None:
+            stored.append(loaded)
+        if skip is not None:
+            skipped.append(skip)
+    refused: list[RefusedPointer] = []
+    pointers = committed_pointers(ws, environments, refused)
+    head = ws.index.head
     return Snapshot(
-        head_commit=ws.index.head,
+        head_commit=head,
         versions=stored,
-        pointers=committed_pointers(ws, environments),
+        pointers=pointers,
         environments=tuple(environments),
+        skipped=tuple(skipped),
+        refused=tuple(refused),
+        descends_from=lambda published: ws.repo.is_ancestor(published, head),
     )
 
 
@@ -86,7 +154,7 @@ def _proven_store_configs(
     if store is None:
         return {}
     try:
-        rows = store.versions()
+        rows, _corrupt = store.scan_versions()  # a corrupt row is simply re-read from git
     except StoreNotInitialized:
         return {}
     wanted = {(v.agent, v.version): v for v in versions}
@@ -105,16 +173,29 @@ def _proven_store_configs(
 
 
 def check_not_stale(ws: Workspace, store: Store, *, force: bool) -> None:
-    """Refuse to publish a HEAD that is an ancestor of the last synced commit."""
-    last = store.last_sync()
+    """Refuse early to publish a HEAD that does not descend from the store's head.
+
+    Only a fast path (skips reading versions for a job that would lose): the binding
+    check runs again inside sync's transaction, holding the head row."""
     head = ws.index.head
-    if last is None or force or last.head_commit == head:
+    published = store.head_commit()
+    if published is None or force or published == head:
         return
-    if ws.repo.is_ancestor(head, last.head_commit):
+    if not ws.repo.is_ancestor(published, head):
         raise StaleSync(
-            f"HEAD {head[:10]} is older than {last.head_commit[:10]}, which the store already serves",
-            "an older CI job finished late? rerun on the newest commit, or use --force",
+            f"HEAD {head[:10]} does not descend from {published[:10]}, which store "
+            f"{store.url} already serves; nothing written",
+            "an older job finished late, or this clone is behind: fetch and sync the "
+            "newest commit (`agentver sync --force` publishes HEAD anyway)",
         )
+
+
+def publish(
+    ws: Workspace, store: Store, environments: list[str], *, force: bool = False
+) -> SyncPlan:
+    """``agentver sync`` as a library call: publish HEAD (compare-and-swap)."""
+    check_not_stale(ws, store, force=force)
+    return store.sync(build_snapshot(ws, environments, store), force=force)
 
 
 @dataclass
@@ -132,10 +213,18 @@ class VerifyReport:
     checked_versions: int = 0
     checked_pointers: int = 0
     problems: list[Drift] = field(default_factory=list)
+    # Versions git has that the store never holds (not storable): reported, not drift.
+    skipped: list[SkippedVersion] = field(default_factory=list)
 
 
 def verify(ws: Workspace, store: Store | None, environments: list[str]) -> VerifyReport:
-    """Recompute hashes from git; compare with pointer files and the store."""
+    """Recompute hashes from git; compare with pointer files and the store.
+
+    Problem kinds: ``pointer`` (a pointer file names a version git does not have),
+    ``corrupt`` (a row that cannot be decoded), ``tampered`` (content that does not hash
+    to its row's hash), ``rewritten`` (git's version differs), ``orphaned`` (an agent no
+    commit of HEAD's history has, after a force-push), ``behind`` (a version not synced
+    yet), ``pointer-drift``. ``sync --force`` repairs all but ``pointer``."""
     report = VerifyReport()
     histories = ws.agents()
     by_key = {(v.agent, v.version): v for h in histories.values() for v in h.versions}
@@ -160,12 +249,41 @@ def verify(ws: Workspace, store: Store | None, environments: list[str]) -> Verif
                     )
     if store is None:
         return report
-    for row in store.versions():
+    report.problems += store_drift(ws, store, environments, by_key, report)
+    return report
+
+
+def store_drift(
+    ws: Workspace,
+    store: Store,
+    environments: list[str],
+    by_key: dict[tuple[str, int], Version] | None = None,
+    report: VerifyReport | None = None,
+) -> list[Drift]:
+    """Every difference between HEAD and the store (verify's store half; status uses it)."""
+    if by_key is None:
+        by_key = {(v.agent, v.version): v for h in ws.agents().values() for v in h.versions}
+    report = report if report is not None else VerifyReport()
+    problems: list[Drift] = []
+    rows, corrupt = store.scan_versions()
+    git_agents = {agent for agent, _ in by_key}
+    for bad in corrupt:
+        report.checked_versions += 1
+        problems.append(
+            Drift(
+                "corrupt",
+                bad.agent,
+                None,
+                f"stored v{bad.version} cannot be decoded ({bad.reason});"
+                " `agentver sync --force` rewrites it from git",
+            )
+        )
+    for row in rows:
         report.checked_versions += 1
         key = (row.version.agent, row.version.version)
         recomputed = config_hash(row.config)
         if recomputed != row.version.config_hash:
-            report.problems.append(
+            problems.append(
                 Drift(
                     "tampered",
                     key[0],
@@ -175,12 +293,20 @@ def verify(ws: Workspace, store: Store | None, environments: list[str]) -> Verif
                 )
             )
         git_version = by_key.get(key)
-        if git_version is None:
-            report.problems.append(
-                Drift("unknown", key[0], None, f"store has v{key[1]}, git does not")
+        if git_version is None and key[0] not in git_agents:
+            problems.append(
+                Drift(
+                    "orphaned",
+                    key[0],
+                    None,
+                    f"store has v{key[1]} of an agent no commit of HEAD's history has"
+                    " (removed by a force-push?); `agentver sync --force` deletes it",
+                )
             )
+        elif git_version is None:
+            problems.append(Drift("unknown", key[0], None, f"store has v{key[1]}, git does not"))
         elif git_version.config_hash != row.version.config_hash:
-            report.problems.append(
+            problems.append(
                 Drift(
                     "rewritten",
                     key[0],
@@ -189,18 +315,30 @@ def verify(ws: Workspace, store: Store | None, environments: list[str]) -> Verif
                     f"{row.version.config_hash} in the store (history rewritten?)",
                 )
             )
-    stored_keys = {(r.version.agent, r.version.version) for r in store.versions()}
-    for key in sorted(set(by_key) - stored_keys):
-        report.problems.append(
-            Drift("behind", key[0], None, f"v{key[1]} is not in the store yet (run sync)")
+    stored_keys = {(r.version.agent, r.version.version) for r in rows}
+    stored_keys |= {(c.agent, c.version) for c in corrupt if isinstance(c.version, int)}
+    missing = [by_key[key] for key in sorted(set(by_key) - stored_keys)]
+    contents = ws.repo.read_blobs(v.blob for v in missing)
+    for version in missing:
+        _loaded, skip = load_storable(ws, version, contents)
+        if skip is not None:
+            report.skipped.append(skip)  # never in the store: not drift
+            continue
+        problems.append(
+            Drift(
+                "behind",
+                version.agent,
+                None,
+                f"v{version.version} is not in the store yet (run sync)",
+            )
         )
-    committed = {(p.environment, p.agent): p for p in committed_pointers(ws, environments)}
+    committed = {(p.environment, p.agent): p for p in committed_pointers(ws, environments, [])}
     served = {(p.environment, p.agent): p for p in store.pointers()}
     for env, agent in sorted(set(committed) | set(served)):
         if env not in environments:
             continue
         if _pointer_state(committed.get((env, agent))) != _pointer_state(served.get((env, agent))):
-            report.problems.append(
+            problems.append(
                 Drift(
                     "pointer-drift",
                     agent,
@@ -208,7 +346,7 @@ def verify(ws: Workspace, store: Store | None, environments: list[str]) -> Verif
                     "the store serves a different pointer than HEAD (run sync)",
                 )
             )
-    return report
+    return problems
 
 
 def _pointer_state(pointer: Pointer | None) -> object:
@@ -222,6 +360,9 @@ def describe_plan(plan: SyncPlan) -> list[str]:
     lines += [
         f"! {c.agent} v{c.version} differs in the store: {', '.join(c.fields)}"
         for c in plan.changed_versions
+    ]
+    lines += [
+        f"- {c.agent} v{c.version}: orphaned (no commit of HEAD has it)" for c in plan.orphaned
     ]
     for change in plan.pointer_changes:
         lines.append(

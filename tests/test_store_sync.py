@@ -28,6 +28,7 @@ from agentver.store import (
 from agentver.store.rows import normalize_pointer
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+ALL_MIGRATIONS = tuple(m.version for m in migrations.MIGRATIONS)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -55,7 +56,7 @@ def test_round_trip(store: Store) -> None:
     plan = store.sync(snapshot)
     assert plan.applied and not plan.nothing_to_do
     assert len(plan.new_versions) == 12
-    assert plan.migrations == tuple(range(1, migrations.LATEST + 1))
+    assert plan.migrations == ALL_MIGRATIONS
     assert store.versions() == sorted_versions(snapshot)
     assert sorted_pointers(store.pointers()) == sorted_pointers(list(snapshot.pointers))
     assert [p.agent for p in store.pointers("staging")] == ["agent-000", "agent-001", "agent-002"]
@@ -228,26 +229,53 @@ def test_environments_not_in_snapshot_are_left_alone(store: Store) -> None:
     assert [p.agent for p in store.pointers("production")] == ["agent-000"]
 
 
-def test_pointer_naming_an_unknown_version_is_refused(store: Store) -> None:
-    snapshot = fx.make_snapshot(1, 2, "A")
+def test_pointer_naming_an_unknown_version_is_refused_for_its_agent_alone(store: Store) -> None:
+    old = fx.make_snapshot(2, 2, "A")
+    store.sync(old)
+    before = {(p.environment, p.agent): p for p in store.pointers()}
+    new = fx.make_snapshot(2, 3, "B")
     bad = Pointer("agent-000", "production", ActiveVersion(9, "0" * 16, "1" * 40))
-    with pytest.raises(IntegrityError, match="v9"):
-        store.sync(Snapshot("e" * 40, snapshot.versions, [bad], ("production",)))
-    with pytest.raises(StoreNotInitialized):  # the failed sync rolled back its migrations
-        store.versions()
+    pointers = [p for p in new.pointers if (p.environment, p.agent) != ("production", "agent-000")]
+    plan = store.sync(dataclasses.replace(new, pointers=[*pointers, bad]))
+    assert [(r.environment, r.agent) for r in plan.refused_pointers] == [
+        ("production", "agent-000")
+    ]
+    assert "v9 does not exist" in plan.refused_pointers[0].reason
+    after = {(p.environment, p.agent): p for p in store.pointers()}
+    assert after[("production", "agent-000")] == before[("production", "agent-000")]
+    assert after[("production", "agent-001")] != before[("production", "agent-001")]
+    assert len(store.versions()) == 6  # every version of every agent was published
+
+
+def test_pointer_naming_a_schema_invalid_version_is_refused(store: Store) -> None:
+    """Finding #6: a hand-edited committed pointer to an invalid version is not served."""
+    snapshot = fx.make_snapshot(1, 2, "A")
+    versions = [
+        dataclasses.replace(s, version=dataclasses.replace(s.version, valid=False))
+        if s.version.version == 2
+        else s
+        for s in snapshot.versions
+    ]
+    invalid = versions[1].version
+    pointer = Pointer(
+        "agent-000", "production", ActiveVersion(2, invalid.config_hash, invalid.commit)
+    )
+    plan = store.sync(Snapshot("e" * 40, versions, [pointer], ("production",)))
+    assert [r.agent for r in plan.refused_pointers] == ["agent-000"]
+    assert "not a valid version" in plan.refused_pointers[0].reason
+    assert store.pointers("production") == []
+    assert store.load_runtime_state("production").pointers == {}
 
 
 def test_migrations_are_applied_once_and_recorded(store: Store, store_url: str) -> None:
     assert store.schema_version() == 0
-    assert store.plan(fx.make_snapshot(1, 1, "A")).migrations == tuple(
-        range(1, migrations.LATEST + 1)
-    )
+    assert store.plan(fx.make_snapshot(1, 1, "A")).migrations == ALL_MIGRATIONS
     store.sync(fx.make_snapshot(1, 1, "A"))
     store.sync(fx.make_snapshot(1, 2, "B"))
-    assert store.schema_version() == migrations.LATEST
+    assert store.schema_version() == migrations.LATEST == ALL_MIGRATIONS[-1]
     assert store.plan(fx.make_snapshot(1, 2, "B")).migrations == ()
     rows = _query(store_url, "SELECT version, description FROM schema_version")
-    assert [row[0] for row in rows] == list(range(1, migrations.LATEST + 1))
+    assert tuple(row[0] for row in rows) == ALL_MIGRATIONS
 
 
 def _query(url: str, sql: str) -> list[tuple[object, ...]]:

@@ -51,7 +51,12 @@ def sync_cmd(
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Publish HEAD's versions and committed pointers to the runtime store, in one transaction."""
+    """Publish HEAD's versions and committed pointers to the runtime store, in one transaction.
+
+    Compare-and-swap: a HEAD that does not descend from the commit the store serves
+    changes nothing and exits 1. A version the store cannot hold is skipped, and a pointer
+    naming one is refused for its agent alone: sync exits 1 after publishing the rest.
+    """
     from agentver.publish import (
         build_snapshot,
         check_not_stale,
@@ -87,25 +92,56 @@ def sync_cmd(
                     {"agent": c.agent, "version": c.version, "fields": list(c.fields)}
                     for c in plan.changed_versions
                 ],
+                "orphaned": [{"agent": c.agent, "version": c.version} for c in plan.orphaned],
                 "pointer_changes": [
                     {"environment": p.environment, "agent": p.agent} for p in plan.pointer_changes
                 ],
+                "skipped": [
+                    {
+                        "agent": s.agent,
+                        "version": s.version,
+                        "commit": s.commit,
+                        "path": s.path,
+                        "reason": s.reason,
+                    }
+                    for s in plan.skipped
+                ],
+                "refused_pointers": [
+                    {"environment": r.environment, "agent": r.agent, "reason": r.reason}
+                    for r in plan.refused_pointers
+                ],
             }
         )
-        return
-    for line in lines:
-        output.console().print(line, markup=False)
-    if plan.nothing_to_do:
-        output.note(f"{store.url} is up to date with {plan.head_commit[:10]}; nothing written")
-    elif dry_run:
-        output.note(
-            f"dry run: {len(plan.new_versions)} new versions, {len(plan.pointer_changes)} pointer changes; nothing written"
-        )
     else:
-        output.note(
-            f"synced {plan.head_commit[:10]} to {store.url}: {len(plan.new_versions)} new versions, "
-            f"{len(plan.pointer_changes)} pointer changes"
-            + (f", {len(plan.replaced)} replaced (--force)" if plan.replaced else "")
+        for line in lines:
+            output.console().print(line, markup=False)
+        if plan.nothing_to_do:
+            output.note(f"{store.url} is up to date with {plan.head_commit[:10]}; nothing written")
+        elif dry_run:
+            output.note(
+                f"dry run: {len(plan.new_versions)} new versions, "
+                f"{len(plan.pointer_changes)} pointer changes; nothing written"
+            )
+        else:
+            output.note(
+                f"synced {plan.head_commit[:10]} to {store.url}: "
+                f"{len(plan.new_versions)} new versions, {len(plan.pointer_changes)} pointer changes"
+                + (f", {len(plan.replaced)} replaced (--force)" if plan.replaced else "")
+            )
+    for skip in plan.skipped:
+        output.warn(
+            f"skipped {skip.agent} v{skip.version} ({skip.path} at {skip.commit[:10]}): {skip.reason}"
+        )
+    for refused in plan.refused_pointers:
+        output.warn(
+            f"not published: pointer {refused.environment}/{refused.agent}: {refused.reason};"
+            " the store keeps its previous pointer for this agent"
+        )
+    if plan.skipped or plan.refused_pointers:
+        raise CheckFailed(
+            f"{len(plan.skipped)} version(s) skipped and {len(plan.refused_pointers)} pointer(s)"
+            " refused; everything else was " + ("planned" if dry_run else "published"),
+            hint="fix the pointer file, or deploy a valid version of that agent",
         )
 
 
@@ -145,6 +181,11 @@ def verify_cmd(
                 f"{problem.environment}/{problem.agent}" if problem.environment else problem.agent
             )
             output.console().print(f"{problem.kind}: {where}: {problem.message}", markup=False)
+    for skip in report.skipped:
+        output.warn(
+            f"{skip.agent} v{skip.version} ({skip.path} at {skip.commit[:10]}) is not storable"
+            f" and never published: {skip.reason}"
+        )
     if report.problems:
         raise CheckFailed(f"{len(report.problems)} mismatch(es) between git and the store")
     if not as_json:
@@ -157,22 +198,33 @@ def verify_cmd(
 def status_cmd(
     ctx: typer.Context,
     store_url: str | None = STORE_OPTION,
+    exit_code: bool = typer.Option(
+        False,
+        "--exit-code",
+        help="Exit 1 on any drift, including versions in git not yet in the store.",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Per environment and agent: what git says versus what the store serves."""
-    from agentver.publish import committed_pointers
+    """Per environment and agent: what git says versus what the store serves.
+
+    Corrupt store rows are named and make it exit 1; with --exit-code so does any drift
+    (the same comparison as `verify`).
+    """
+    from agentver.publish import VerifyReport, committed_pointers, store_drift
+    from agentver.store import StoreNotInitialized
 
     ws = open_workspace(ctx)
     environments = list(ws.settings.environments)
     store = _open_store(ws, store_url)
+    report = VerifyReport()
     try:
-        from agentver.store import StoreNotInitialized
-
         try:
             served = {(p.environment, p.agent): p for p in store.pointers()}
             last = store.last_sync()
+            drift = store_drift(ws, store, environments, report=report)
         except StoreNotInitialized:
             served, last = {}, None
+            drift = []
     finally:
         store.close()
     on_disk = {
@@ -180,7 +232,7 @@ def status_cmd(
         for env in environments
         for agent in sorted(ws.agent_summaries())
     }
-    committed = {(p.environment, p.agent): p for p in committed_pointers(ws, environments)}
+    committed = {(p.environment, p.agent): p for p in committed_pointers(ws, environments, [])}
     rows: list[dict[str, Any]] = []
     for key in sorted(set(on_disk) | set(served) | set(committed)):
         env, agent = key
@@ -201,28 +253,58 @@ def status_cmd(
                 "uncommitted": uncommitted,
             }
         )
+    behind = [d for d in drift if d.kind == "behind"]
+    corrupt = [d for d in drift if d.kind == "corrupt"]
+    # Synced means the store serves what HEAD says; a HEAD that moved without touching
+    # agents or pointers is not drift (the next sync only records the new commit).
+    synced = last is not None and not drift
     document = {
         "store": store.url,
         "last_sync": {"commit": last.head_commit, "at": last.synced_at} if last else None,
         "head": ws.index.head,
+        "synced": synced,
         "agents": rows,
+        "drift": [d.__dict__ for d in drift],
     }
     if as_json:
         output.print_json(document)
-        return
-    out = output.console()
-    out.print(
-        f"store {store.url}: "
-        + (f"last sync {last.head_commit[:10]} at {last.synced_at}" if last else "never synced"),
-        markup=False,
-    )
-    output.print_table(
-        ("environment", "agent", "git", "store", ""),
-        (
-            (row["environment"], row["agent"], _text(row["git"]), _text(row["store"]), _mark(row))
-            for row in rows
-        ),
-    )
+    else:
+        out = output.console()
+        out.print(
+            f"store {store.url}: "
+            + (
+                f"last sync {last.head_commit[:10]} at {last.synced_at}" if last else "never synced"
+            ),
+            markup=False,
+        )
+        if not synced:
+            out.print(
+                f"not synced: HEAD {ws.index.head[:10]}"
+                + (f", {len(behind)} version(s) in git not in the store" if behind else "")
+                + " (run agentver sync)",
+                markup=False,
+            )
+        for problem in drift:
+            if problem.kind not in ("behind", "pointer-drift"):
+                out.print(f"{problem.kind}: {problem.agent}: {problem.message}", markup=False)
+        output.print_table(
+            ("environment", "agent", "git", "store", ""),
+            (
+                (
+                    row["environment"],
+                    row["agent"],
+                    _text(row["git"]),
+                    _text(row["store"]),
+                    _mark(row),
+                )
+                for row in rows
+            ),
+        )
+    if corrupt:
+        raise CheckFailed(f"{len(corrupt)} corrupt row(s) in the store")
+    drifted = not synced or any(not row["in_sync"] for row in rows)
+    if exit_code and drifted:
+        raise CheckFailed("the store does not serve HEAD", hint="run `agentver sync`")
 
 
 def _mark(row: dict[str, Any]) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -12,6 +12,15 @@ from agentver.models import AgentConfig, Pointer, Variant, Version
 
 class StoreNotInitialized(StoreError):
     """The store exists (or could) but no sync has created its tables yet."""
+
+
+class StaleSync(StoreError):
+    """The store serves a commit that HEAD does not descend from (docs/design.md s. 8).
+
+    Exit 1, like a failed check: an older CI job that finished late, or a clone that is
+    behind. Nothing was written."""
+
+    exit_code = 1
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,43 @@ class Snapshot:
     pointers: Sequence[Pointer]
     environments: Sequence[str] = ()
     synced_by: str = "agentver sync"
+    # Versions of HEAD's history the store cannot hold (not storable): never written, and
+    # a pointer naming one is refused for its agent alone.
+    skipped: Sequence[SkippedVersion] = ()
+    # Committed pointer files that could not be read: each keeps its stored pointer.
+    refused: Sequence[RefusedPointer] = ()
+    # descends_from(store_head) -> bool, asked inside the write transaction that holds the
+    # store's head row (compare-and-swap). None: no ancestry check (synthetic snapshots).
+    descends_from: Callable[[str], bool] | None = None
+
+
+@dataclass(frozen=True)
+class SkippedVersion:
+    """A version in git that sync does not publish, and why (names its commit and file)."""
+
+    agent: str
+    version: int
+    commit: str
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CorruptRow:
+    """A stored version row that cannot be decoded (edited by hand, disk damage...)."""
+
+    agent: str
+    version: int | str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RefusedPointer:
+    """A committed pointer sync did not publish: the store keeps that agent's old one."""
+
+    environment: str
+    agent: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -48,8 +94,9 @@ class VersionConflict:
     agent: str
     version: int
     fields: tuple[str, ...]
-    stored: StoredVersion
+    stored: StoredVersion | None  # None: the stored row cannot be decoded (corrupt)
     git: StoredVersion | None
+    row_id: str | None = None  # the row's version_id, which deletes it
 
 
 @dataclass(frozen=True)
@@ -73,11 +120,17 @@ class SyncPlan:
     changed_versions: tuple[VersionConflict, ...] = ()
     revalidated: tuple[Version, ...] = ()  # only ``valid`` changed (a newer schema)
     pointer_changes: tuple[PointerChange, ...] = ()
+    refused_pointers: tuple[RefusedPointer, ...] = ()
+    skipped: tuple[SkippedVersion, ...] = ()
+    # Rows of agents that no commit of HEAD's history has (a force-push removed them);
+    # deleted by a forced sync only.
+    orphaned: tuple[VersionConflict, ...] = ()
     applied: bool = False
     forced: bool = False
 
     @property
     def nothing_to_do(self) -> bool:
+        """True when a sync would write nothing (orphans count only when forced)."""
         return not (
             self.migrations
             or self.new_versions
@@ -90,7 +143,7 @@ class SyncPlan:
     @property
     def replaced(self) -> tuple[VersionConflict, ...]:
         """The rows a forced sync replaced (or deleted, when ``git`` is None)."""
-        return self.changed_versions if self.applied and self.forced else ()
+        return self.changed_versions + self.orphaned if self.applied and self.forced else ()
 
 
 @dataclass(frozen=True)
@@ -117,6 +170,10 @@ class RuntimeState:
     pointers: Mapping[str, Pointer]
     versions: Mapping[tuple[str, int], StoredVersion]
     head_commit: str | None
+    # Rows a pointer of this environment names that could not be decoded: their agents are
+    # missing from ``versions`` (the runtime keeps their last known good state), every
+    # other agent is served.
+    corrupt: tuple[CorruptRow, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -167,6 +224,10 @@ class Store(Protocol):
     def sync(self, snapshot: Snapshot, *, force: bool = False) -> SyncPlan: ...
 
     def last_sync(self) -> SyncRecord | None: ...
+
+    def head_commit(self) -> str | None: ...
+
+    def scan_versions(self) -> tuple[list[StoredVersion], list[CorruptRow]]: ...
 
     def schema_version(self) -> int: ...
 

@@ -137,10 +137,36 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        4,
+        "store_head: the published commit in one row (sync's compare-and-swap)",
+        (
+            # One row (id = 1) that every sync locks first (SELECT ... FOR UPDATE on
+            # PostgreSQL; BEGIN IMMEDIATE on SQLite) and updates last: the ancestry check
+            # and all writes happen while it is held. Clients in poll mode read it with
+            # one primary-key lookup (docs/runtime.md).
+            """
+            CREATE TABLE store_head (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                head_commit TEXT,
+                seq INTEGER NOT NULL,
+                synced_at TEXT
+            )""",
+            "INSERT INTO store_head (id, head_commit, seq, synced_at) VALUES (1, NULL, 0, NULL)",
+            """
+            UPDATE store_head SET
+                head_commit = (SELECT head_commit FROM sync_log ORDER BY seq DESC LIMIT 1),
+                seq = COALESCE((SELECT MAX(seq) FROM sync_log), 0),
+                synced_at = (SELECT synced_at FROM sync_log ORDER BY seq DESC LIMIT 1)
+            WHERE id = 1""",
+        ),
+    ),
 )
 
 # The first schema version whose agent_outcomes has the score column.
 OUTCOME_SCORE_VERSION = 2
+# The first schema version with the store_head row (before it: the sync log's last row).
+STORE_HEAD_VERSION = 4
 
 LATEST = MIGRATIONS[-1].version
 

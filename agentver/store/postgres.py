@@ -2,8 +2,10 @@
 
 One connection per Store, in autocommit mode with explicit BEGIN/COMMIT; a broken
 connection is dropped and reopened on the next operation. Readers use REPEATABLE READ so
-their several SELECTs see one snapshot; writers take a transaction-scoped advisory lock so
-concurrent syncs (and their migrations) run one after the other.
+their several SELECTs see one snapshot. Sync takes a transaction-scoped advisory lock (so
+the first syncs' migrations run one after the other) and then ``SELECT ... FOR UPDATE`` on
+the head row; after its writes it queues ``NOTIFY agentver_sync, '<commit>'``, which
+PostgreSQL delivers when (and only if) the transaction commits.
 
 With ``statement_timeout`` (the runtime client sets it) every statement is bounded twice:
 by the server's ``statement_timeout`` (a lock wait, a slow plan) and by a client-side
@@ -63,7 +65,12 @@ def arm_deadline(conn: Any, seconds: float) -> threading.Timer:
     return timer
 
 
+NOTIFY_CHANNEL = "agentver_sync"
+
+
 class PostgresStore(SqlStore):
+    _LOCK_HEAD_ROW = " FOR UPDATE"
+
     def __init__(
         self,
         store_url: StoreURL,
@@ -119,16 +126,19 @@ class PostgresStore(SqlStore):
         return arm_deadline(conn, self._statement_timeout + CLIENT_DEADLINE_MARGIN)
 
     @contextmanager
-    def _transaction(self, begin: str, write: bool, create: bool = False) -> Iterator[Tx]:
+    def _transaction(self, begin: str, create: bool = False) -> Iterator[Tx]:
         conn = self._connection()
         deadline = self._deadline(conn)
         try:
             try:
                 conn.execute(begin)
                 tx = Tx(conn, "%s")
-                if write:
+                if create:
+                    # Only sync creates: the advisory lock serializes the first syncs, whose
+                    # migrations run before any head row exists to lock. Outcome writers
+                    # never wait for it.
                     tx.execute("SELECT pg_advisory_xact_lock(?)", (self._lock_key,))
-                    if create and self._store_url.schema:
+                    if self._store_url.schema:
                         tx.execute(f'CREATE SCHEMA IF NOT EXISTS "{self._store_url.schema}"')
                 yield tx
                 conn.execute("COMMIT")
@@ -146,13 +156,18 @@ class PostgresStore(SqlStore):
 
     @contextmanager
     def _read(self) -> Iterator[Tx | None]:
-        with self._transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", False) as tx:
+        with self._transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") as tx:
             yield tx
 
     @contextmanager
     def _write(self, create: bool = False) -> Iterator[Tx]:
-        with self._transaction("BEGIN", True, create) as tx:
+        with self._transaction("BEGIN", create) as tx:
             yield tx
+
+    def _notify(self, tx: Tx, head_commit: str) -> None:
+        # Queued by the transaction, delivered by PostgreSQL only once it commits: a
+        # listener is never told about a sync that rolled back (docs/runtime.md).
+        tx.execute("SELECT pg_notify(?, ?)", (NOTIFY_CHANNEL, head_commit))
 
     def _table_exists(self, tx: Tx, name: str) -> bool:
         rows = tx.query("SELECT to_regclass(?::text) IS NOT NULL", (name,))

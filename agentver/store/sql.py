@@ -11,13 +11,16 @@ from datetime import datetime, timezone
 from typing import Any
 
 from agentver.errors import IntegrityError
+from agentver.failpoints import failpoint
 from agentver.models import Pointer
 from agentver.store import migrations
 from agentver.store.base import (
     ArmCounts,
+    CorruptRow,
     Outcome,
     RuntimeState,
     Snapshot,
+    StaleSync,
     StoredVersion,
     StoreNotInitialized,
     SyncPlan,
@@ -29,11 +32,12 @@ from agentver.store.rows import (
     VERSION_COLUMNS,
     VERSION_SELECT,
     compute_plan,
+    decode_row,
     insert_sql,
     normalize_row,
     pointer_rows,
     pointers_from_rows,
-    version_from_row,
+    row_key,
     version_row,
 )
 from agentver.store.sqltx import Tx
@@ -74,7 +78,17 @@ def utc_now() -> str:
 
 
 class SqlStore(abc.ABC):
-    """Implements the Store protocol over ``_read``/``_write`` transactions."""
+    """Implements the Store protocol over ``_read``/``_write`` transactions.
+
+    Sync is one compare-and-swap transaction (docs/design.md section 8): it locks the
+    store's head row (``store_head``, id 1), asks the snapshot whether HEAD descends from
+    the commit in it, writes everything and updates the row, then commits. A stale sync
+    raises StaleSync before any write. A failpoint sits after each statement group.
+    """
+
+    # Appended to the head row's SELECT inside sync: PostgreSQL row-locks it; SQLite's
+    # BEGIN IMMEDIATE already holds the database's single write lock.
+    _LOCK_HEAD_ROW = ""
 
     def __init__(self, masked_url: str) -> None:
         self._masked_url = masked_url
@@ -126,17 +140,37 @@ class SqlStore(abc.ABC):
             hint="run `agentver sync` to create and fill it",
         )
 
-    def _stored_versions(self, tx: Tx) -> dict[tuple[str, int], StoredVersion]:
-        rows = tx.query(f"SELECT {VERSION_SELECT} FROM agent_versions")
-        out = {}
-        for row in rows:
-            stored = version_from_row(row)
-            out[(stored.version.agent, stored.version.version)] = stored
-        return out
+    def _scan(self, tx: Tx) -> tuple[list[StoredVersion], list[CorruptRow]]:
+        """Every row decoded on its own: a corrupt row is reported, never raised, so one
+        bad row does not hide the others (verify, status, the runtime)."""
+        good: list[StoredVersion] = []
+        bad: list[CorruptRow] = []
+        for row in tx.query(f"SELECT {VERSION_SELECT} FROM agent_versions"):
+            decoded = decode_row(row)
+            if isinstance(decoded, StoredVersion):
+                good.append(decoded)
+            else:
+                bad.append(decoded)
+        good.sort(key=lambda s: (s.version.agent, s.version.version))
+        return good, bad
 
     def _stored_rows(self, tx: Tx) -> dict[tuple[str, int], tuple[Any, ...]]:
         rows = tx.query(f"SELECT {VERSION_SELECT} FROM agent_versions")
-        return {(row[1], int(row[2])): normalize_row(row) for row in rows}
+        return {row_key(row): normalize_row(row) for row in rows}
+
+    def _head(self, tx: Tx, lock: bool = False) -> tuple[str | None, int]:
+        """(published commit, seq) from the head row; the sync log on a schema-1 store."""
+        if self._schema(tx) < migrations.STORE_HEAD_VERSION:
+            last = self._last_sync(tx)
+            return (last.head_commit, last.seq) if last else (None, 0)
+        clause = self._LOCK_HEAD_ROW if lock else ""
+        rows = tx.query(f"SELECT head_commit, seq FROM store_head WHERE id = 1{clause}")
+        if not rows:
+            return None, 0
+        return rows[0][0], int(rows[0][1])
+
+    def _notify(self, tx: Tx, head_commit: str) -> None:  # noqa: B027 - PostgreSQL only
+        """Tell listening clients (PostgreSQL NOTIFY; delivered only when we commit)."""
 
     def _pointers(self, tx: Tx, environment: str | None) -> list[Pointer]:
         where, params = ("WHERE environment = ?", (environment,)) if environment else ("", ())
@@ -164,31 +198,31 @@ class SqlStore(abc.ABC):
             version = self._schema(tx)
             if tx is None or version == 0:
                 return compute_plan(snapshot, {}, [], None, migrations.pending(0))
-            last = self._last_sync(tx)
             return compute_plan(
                 snapshot,
                 self._stored_rows(tx),
                 self._pointers(tx, None),
-                last.head_commit if last else None,
+                self._head(tx)[0],
                 migrations.pending(version),
             )
 
     def sync(self, snapshot: Snapshot, *, force: bool = False) -> SyncPlan:
-        """Publish ``snapshot`` in one transaction (migrations included).
+        """Publish ``snapshot`` in one compare-and-swap transaction (migrations included).
 
-        A stored version that disagrees with git raises IntegrityError unless ``force``,
-        which replaces (or deletes) it; the returned plan lists what was replaced.
+        Raises StaleSync, writing nothing, when the store's head is not an ancestor of
+        ``snapshot.head_commit`` (unless ``force``). A stored version that disagrees with
+        git raises IntegrityError unless ``force``, which replaces (or deletes) it and
+        deletes orphaned rows; the returned plan lists what was replaced.
         """
         with self._lock, self._write(create=True) as tx:
             now = utc_now()
             applied = migrations.apply(tx, self._schema(tx), now)
-            last = self._last_sync(tx)
+            failpoint("sync.after_migrations")
+            previous, seq = self._head(tx, lock=True)
+            failpoint("sync.after_head_lock")
+            self._check_descends(snapshot, previous, force)
             plan = compute_plan(
-                snapshot,
-                self._stored_rows(tx),
-                self._pointers(tx, None),
-                last.head_commit if last else None,
-                applied,
+                snapshot, self._stored_rows(tx), self._pointers(tx, None), previous, applied
             )
             if plan.changed_versions and not force:
                 first = plan.changed_versions[0]
@@ -198,39 +232,59 @@ class SqlStore(abc.ABC):
                     " history was rewritten or the store was edited",
                     hint="check with `agentver verify`; `agentver sync --force` replaces them",
                 )
-            if plan.nothing_to_do:
+            if plan.nothing_to_do and not (force and plan.orphaned):
                 return plan
-            self._apply(tx, snapshot, plan, now, last.seq + 1 if last else 1, force)
-            return dataclasses.replace(plan, applied=True, forced=force)
+            self._apply(tx, snapshot, plan, now, seq + 1, force)
+            self._notify(tx, plan.head_commit)
+            failpoint("sync.before_commit")
+        failpoint("sync.after_commit")
+        return dataclasses.replace(plan, applied=True, forced=force)
+
+    def _check_descends(self, snapshot: Snapshot, previous: str | None, force: bool) -> None:
+        if force or previous is None or previous == snapshot.head_commit:
+            return
+        if snapshot.descends_from is None or snapshot.descends_from(previous):
+            return
+        raise StaleSync(
+            f"HEAD {snapshot.head_commit[:10]} does not descend from {previous[:10]}, which "
+            f"store {self._masked_url} already serves; nothing written",
+            hint="an older job finished late, or this clone is behind: fetch and sync the "
+            "newest commit (`agentver sync --force` publishes HEAD anyway)",
+        )
 
     def _apply(
         self, tx: Tx, snapshot: Snapshot, plan: SyncPlan, now: str, seq: int, force: bool
     ) -> None:
         by_key = {(s.version.agent, s.version.version): s for s in snapshot.versions}
-        for conflict in plan.changed_versions:
-            tx.execute(
-                "DELETE FROM agent_versions WHERE agent_id = ? AND version_number = ?",
-                (conflict.agent, conflict.version),
-            )
+        removed = plan.changed_versions + (plan.orphaned if force else ())
+        # By version_id: it identifies a row even when its number column is corrupt.
+        tx.executemany(
+            "DELETE FROM agent_versions WHERE version_id = ?",
+            [(c.row_id,) for c in removed if c.row_id is not None],
+        )
+        failpoint("sync.after_version_deletes")
         inserts = [by_key[(v.agent, v.version)] for v in plan.new_versions]
         inserts += [c.git for c in plan.changed_versions if c.git is not None]
         tx.executemany(insert_sql("agent_versions", VERSION_COLUMNS), map(version_row, inserts))
+        failpoint("sync.after_version_inserts")
         tx.executemany(
             "UPDATE agent_versions SET valid = ? WHERE agent_id = ? AND version_number = ?",
             [(v.valid, v.agent, v.version) for v in plan.revalidated],
         )
+        failpoint("sync.after_revalidate")
         deployments: list[tuple[object, ...]] = []
         flags: list[tuple[object, ...]] = []
+        keys = [(change.environment, change.agent) for change in plan.pointer_changes]
+        tx.executemany("DELETE FROM agent_deployments WHERE environment = ? AND agent_id = ?", keys)
+        tx.executemany("DELETE FROM agent_flags WHERE environment = ? AND agent_id = ?", keys)
         for change in plan.pointer_changes:
-            key = (change.environment, change.agent)
-            tx.execute("DELETE FROM agent_deployments WHERE environment = ? AND agent_id = ?", key)
-            tx.execute("DELETE FROM agent_flags WHERE environment = ? AND agent_id = ?", key)
             if change.new is not None:
                 rows = pointer_rows(change.new, now, snapshot.synced_by)
                 deployments += rows[0]
                 flags += rows[1]
         tx.executemany(insert_sql("agent_deployments", DEPLOYMENT_COLUMNS), deployments)
         tx.executemany(insert_sql("agent_flags", FLAG_COLUMNS), flags)
+        failpoint("sync.after_pointer_writes")
         tx.execute(
             "INSERT INTO sync_log (seq, head_commit, synced_at, versions_added,"
             " versions_replaced, pointers_changed, forced) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -239,11 +293,16 @@ class SqlStore(abc.ABC):
                 plan.head_commit,
                 now,
                 len(plan.new_versions),
-                len(plan.changed_versions),
+                len(plan.changed_versions) + (len(plan.orphaned) if force else 0),
                 len(plan.pointer_changes),
                 force,
             ),
         )
+        tx.execute(
+            "UPDATE store_head SET head_commit = ?, seq = ?, synced_at = ? WHERE id = 1",
+            (plan.head_commit, seq, now),
+        )
+        failpoint("sync.after_head_write")
 
     # -- readers ---------------------------------------------------------------------
 
@@ -258,18 +317,41 @@ class SqlStore(abc.ABC):
                 return None
             return self._last_sync(tx)
 
-    def versions(self) -> list[StoredVersion]:
-        """Every stored version with its content, ordered by agent and number (for verify)."""
+    def head_commit(self) -> str | None:
+        """The published commit: one primary-key lookup of the head row (poll mode reads
+        ``SELECT head_commit FROM store_head WHERE id = 1``). None before the first sync."""
         with self._lock, self._read() as tx:
-            stored = self._stored_versions(self._require_schema(tx))
-        return [stored[key] for key in sorted(stored)]
+            if tx is None or self._schema(tx) == 0:
+                return None
+            return self._head(tx)[0]
+
+    def versions(self) -> list[StoredVersion]:
+        """Every stored version, ordered by agent and number. A corrupt row raises
+        IntegrityError naming it; ``scan_versions`` reports such rows instead."""
+        good, bad = self.scan_versions()
+        if bad:
+            first = bad[0]
+            raise IntegrityError(
+                f"store {self._masked_url} has {len(bad)} corrupt version row(s)"
+                f" (first: {first.agent} v{first.version}: {first.reason})",
+                hint="`agentver verify` lists them; `agentver sync --force` rewrites them from git",
+            )
+        return good
+
+    def scan_versions(self) -> tuple[list[StoredVersion], list[CorruptRow]]:
+        """(decodable versions ordered by agent and number, corrupt rows)."""
+        with self._lock, self._read() as tx:
+            return self._scan(self._require_schema(tx))
 
     def pointers(self, environment: str | None = None) -> list[Pointer]:
         with self._lock, self._read() as tx:
             return self._pointers(self._require_schema(tx), environment)
 
     def load_runtime_state(self, environment: str) -> RuntimeState:
-        """Pointers of one environment and the versions they name, in one transaction."""
+        """Pointers of one environment and the versions they name, in one transaction.
+
+        A corrupt version row is left out of ``versions`` and listed in ``corrupt``: the
+        runtime keeps serving every other agent (and its last good state of that one)."""
         with self._lock, self._read() as tx:
             tx = self._require_schema(tx)
             pointers = self._pointers(tx, environment)
@@ -279,16 +361,21 @@ class SqlStore(abc.ABC):
                 " AND d.version_number = v.version_number WHERE d.environment = ?",
                 (environment,),
             )
-            last = self._last_sync(tx)
+            head = self._head(tx)[0]
         versions = {}
+        corrupt = []
         for row in rows:
-            stored = version_from_row(row)
-            versions[(stored.version.agent, stored.version.version)] = stored
+            decoded = decode_row(row)
+            if isinstance(decoded, StoredVersion):
+                versions[(decoded.version.agent, decoded.version.version)] = decoded
+            elif decoded not in corrupt:
+                corrupt.append(decoded)
         return RuntimeState(
             environment=environment,
             pointers={p.agent: p for p in pointers},
             versions=versions,
-            head_commit=last.head_commit if last else None,
+            head_commit=head,
+            corrupt=tuple(corrupt),
         )
 
     # -- outcomes --------------------------------------------------------------------
@@ -319,10 +406,12 @@ class SqlStore(abc.ABC):
         ]
         with self._lock, self._write() as tx:
             tx = self._require_schema(tx)
+            failpoint("outcomes.before_insert")
             if self._schema(tx) >= migrations.OUTCOME_SCORE_VERSION:
                 tx.executemany(OUTCOME_SCORE_INSERT, rows)
             else:
                 tx.executemany(OUTCOME_INSERT, [row[:-1] for row in rows])
+            failpoint("outcomes.before_commit")
         return len(rows)
 
     def outcome_counts(
