@@ -32,8 +32,8 @@ ENV_VAR = "AGENTVER_FAILPOINTS"
 # One registry. Append a tuple (name, what the step is) per new call site.
 FAILPOINTS: tuple[tuple[str, str], ...] = (
     # sync (agentver/store/sql.py): one per statement group, in order, then the commit.
-    ("sync.after_lock", "the write transaction holds the store's head row"),
     ("sync.after_migrations", "schema migrations ran (none on an up-to-date store)"),
+    ("sync.after_head_lock", "the transaction holds the store's head row; ancestry is next"),
     ("sync.after_version_deletes", "rows that disagree with git were deleted (--force)"),
     ("sync.after_version_inserts", "new version rows were inserted"),
     ("sync.after_revalidate", "the valid column of re-validated versions was updated"),

@@ -78,41 +78,60 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def test_concurrent_readers_never_see_a_mix(store_url: str, tmp_path: Path) -> None:
+    """Three readers loop while a sync replaces the state; each sees old or new, never a mix.
+
+    Ordered by events, not sleeps: the sync starts only once every reader has read the
+    old state, and the readers stop only once each has read the new one. (It used to
+    sleep 50 ms before the sync and 100 ms after: on a loaded machine a PostgreSQL reader
+    still connecting missed the old state, or one still in a read missed the new one.)
+    """
     old, new = fx.make_snapshot(30, 8, "A", 1000), fx.make_snapshot(30, 12, "B", 1000)
     writer = open_store(store_url, tmp_path)
     writer.sync(old)
     old_key = state_key(writer)
-    seen: list[tuple[Any, ...]] = []
+    seen: list[list[tuple[Any, ...]]] = [[] for _ in range(3)]
     counts: set[int] = set()
-    stop = threading.Event()
+    read_old = [threading.Event() for _ in range(3)]
+    synced = threading.Event()
+    read_new = [threading.Event() for _ in range(3)]
     errors: list[BaseException] = []
 
-    def read() -> None:
+    def read(index: int) -> None:
         reader = open_store(store_url, tmp_path)
         try:
-            while not stop.is_set():
-                seen.append(state_key(reader))
+            while not read_new[index].is_set():
+                after_sync = synced.is_set()
+                key = state_key(reader)
+                seen[index].append(key)
                 counts.add(len(reader.versions()))
+                read_old[index].set()
+                if after_sync:  # this read began after the sync committed
+                    read_new[index].set()
         except BaseException as exc:  # surfaced in the main thread
             errors.append(exc)
+            read_old[index].set()
+            read_new[index].set()
         finally:
             reader.close()
 
-    threads = [threading.Thread(target=read) for _ in range(3)]
+    threads = [threading.Thread(target=read, args=(i,)) for i in range(3)]
     for thread in threads:
         thread.start()
-    time.sleep(0.05)
+    for event in read_old:
+        assert event.wait(60)
     writer.sync(new)
-    time.sleep(0.1)
-    stop.set()
+    synced.set()
     for thread in threads:
-        thread.join()
+        thread.join(60)
     new_key = state_key(writer)
     writer.close()
     assert not errors, errors
     assert old_key != new_key
-    assert {key for key in seen} <= {old_key, new_key}
-    assert old_key in seen and new_key in seen
+    for keys in seen:
+        assert set(keys) <= {old_key, new_key}
+        assert keys[0] == old_key and keys[-1] == new_key
+        # Once a reader has seen the new state it never sees the old one again.
+        assert keys == sorted(keys, key=lambda key: key == new_key)
     assert counts <= {30 * 8, 30 * 12}
 
 

@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .harness import (
     AGENT,
@@ -268,11 +269,19 @@ def _snapshot_for_store() -> object:
 
 
 def _sync(url: str, root: Path, timeout: float = 0.3) -> None:
+    import dataclasses
+
     from agentver.store import open_store
 
+    # Published as the repository's HEAD (when root is one), so a later `agentver sync`
+    # there is not refused as stale.
+    snapshot: Any = _snapshot_for_store()
+    head = git(root, "rev-parse", "HEAD", check=False).strip()
+    if head:
+        snapshot = dataclasses.replace(snapshot, head_commit=head)
     store = open_store(url, root, timeout=timeout)
     try:
-        store.sync(_snapshot_for_store())  # type: ignore[arg-type]
+        store.sync(snapshot)
     finally:
         store.close()
 

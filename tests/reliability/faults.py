@@ -54,6 +54,7 @@ class KillReport:
     temp_files: int = 0  # an atomic write's temporary file left (next command removes it)
     index_locks: int = 0  # git's index.lock left behind by the kill
     lock_errors_clear: int = 0  # ...and the next agentver command said so clearly
+    finished: int = 0  # the command had exited 0 before the kill: it must have committed
     problems: list[str] = field(default_factory=list)
 
 
@@ -119,6 +120,7 @@ def kill_pointer_writes(tmp: Path, runs: int, seed: int = 8) -> KillReport:
             start_new_session=True,
         )
         time.sleep(rng.uniform(0.4 * duration, 1.05 * duration))
+        finished = proc.poll() == 0
         # Odd runs kill agentver alone (an OOM kill: its `git commit` child runs on);
         # even runs kill the whole process group, git included (a container stop).
         if number % 4 < 2:
@@ -129,7 +131,12 @@ def kill_pointer_writes(tmp: Path, runs: int, seed: int = 8) -> KillReport:
         proc.wait()
         _wait_for_session(proc.pid)
         report.runs += 1
+        committed_before = report.committed
         problem = _judge_kill(root, old_head, env, report)
+        if finished:
+            report.finished += 1
+            if not problem and report.committed == committed_before:
+                problem = "the command exited 0 but HEAD did not move"
         if problem:
             report.torn += 1
             report.problems.append(f"run {number} ({' '.join(argv)}): {problem}")
@@ -229,6 +236,7 @@ class SyncKillReport:
     mixed: int = 0  # a store that is neither the old nor the new state
     old_state: int = 0
     new_state: int = 0
+    finished: int = 0  # the sync had exited 0 before the kill: the store must be new
     problems: list[str] = field(default_factory=list)
 
 
@@ -278,10 +286,12 @@ def kill_syncs(tmp: Path, runs: int, seed: int = 9) -> SyncKillReport:
             start_new_session=True,
         )
         time.sleep(rng.uniform(0.4 * duration, 1.05 * duration))
+        finished = proc.poll() == 0
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         _wait_for_session(proc.pid)
         report.runs += 1
+        report.finished += finished
         seen = store_state(root)
         finish = run(root, env, "sync")
         new = store_state(root)
@@ -290,6 +300,9 @@ def kill_syncs(tmp: Path, runs: int, seed: int = 9) -> SyncKillReport:
             report.problems.append(
                 f"run {number}: sync after a kill failed: {finish.stderr.strip()[:300]}"
             )
+        elif finished and seen != new:
+            report.mixed += 1
+            report.problems.append(f"run {number}: sync exited 0 but the store is not new")
         elif seen == old:
             report.old_state += 1
         elif seen == new:

@@ -24,8 +24,10 @@ def test_sigkill_pointer_writes_leave_a_consistent_repo(
     assert report.runs == reliability_runs
     assert report.torn == 0, report.problems
     assert report.lock_errors_clear == report.index_locks
-    # The runs are only meaningful if some kills landed before and some after the commit.
-    assert report.untouched + report.committed + report.leftover_file == report.runs
+    # Checked per run inside kill_pointer_writes: a command that exited 0 before its kill
+    # left a commit (was: untouched + committed + leftover == runs, true by construction).
+    # Deterministic kills at every pointer step are in test_failpoint_matrix.py.
+    assert report.problems == []
 
 
 def test_sigkill_sync_leaves_old_or_new_store(tmp_path: Path, reliability_runs: int) -> None:
@@ -34,7 +36,9 @@ def test_sigkill_sync_leaves_old_or_new_store(tmp_path: Path, reliability_runs: 
     assert report.problems == []
     assert report.runs == runs
     assert report.mixed == 0
-    assert report.old_state + report.new_state == runs
+    # A sync that exited 0 before its kill left the new state (checked per run; was:
+    # old + new == runs, true by construction once mixed == 0). Deterministic kills at
+    # every sync step are in test_failpoint_matrix.py.
 
 
 def test_four_concurrent_writers_lose_no_update(tmp_path: Path, reliability_runs: int) -> None:
