@@ -96,7 +96,19 @@ def main(argv: list[str] | None = None) -> int:
         help="rounds per concurrent writer (default from --kill-runs)",
     )
     parser.add_argument("--fuzz", type=int, default=2000, help="random fuzz inputs")
+    parser.add_argument(
+        "--write-docs",
+        action="store_true",
+        help="regenerate the failpoint table of docs/reliability.md from the registry and exit",
+    )
     args = parser.parse_args(argv)
+    if args.write_docs:
+        from tests.reliability import matrix
+
+        doc = ROOT / "docs" / "reliability.md"
+        doc.write_text(matrix.replace_doc_section(doc.read_text("utf-8")), "utf-8")
+        print(f"wrote: {doc.relative_to(ROOT)}")
+        return 0
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="agentver-reliability-"))
     rows: list[tuple[str, int, str]] = []

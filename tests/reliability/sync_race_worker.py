@@ -24,7 +24,8 @@ def main(clone: str, url: str) -> int:
     for line in sys.stdin:
         word, _, arg = line.strip().partition(" ")
         if word == "prepare":
-            subprocess.run(["git", "reset", "-q", "--hard", arg], cwd=clone, check=True)
+            # Moves the branch only: sync reads commits, not the work tree.
+            subprocess.run(["git", "update-ref", "refs/heads/main", arg], cwd=clone, check=True)
             print("ready", flush=True)
         elif word == "go":
             err = io.StringIO()
