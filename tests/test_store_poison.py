@@ -1,0 +1,196 @@
+"""Poison in history never blocks sync for other agents (issue 12 findings #2, #3, #6, #7).
+
+Real git repositories, the real CLI, real SQLite files and the real PostgreSQL server.
+A version the store cannot hold is skipped with one warning naming its commit and file;
+a pointer naming a version the store will not hold (or a pointer file that cannot be
+read) is refused for that agent alone; sync exits 1 after publishing everything else.
+"""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import store_kill_driver as fx
+from conftest import Repo, RunCli
+
+from agentver.deploy.pointers import serialize_pointer
+from agentver.models import ActiveVersion, Pointer
+from agentver.store import open_store
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+GOOD = {"model": "gpt-4o", "system_prompt": "You help with billing."}
+POINTER = ".agentver/deployments/production/{}.yaml"
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    yield from fx.store_url_for(request.param, tmp_path)
+
+
+def stored(url: str, root: Path) -> tuple[set[tuple[str, int]], dict[str, int | None]]:
+    """(stored (agent, version) pairs, production pointers: agent -> active version)."""
+    store = open_store(url, root)
+    try:
+        versions = {(s.version.agent, s.version.version) for s in store.versions()}
+        pointers = {
+            p.agent: p.active.version if p.active else None for p in store.pointers("production")
+        }
+        return versions, pointers
+    finally:
+        store.close()
+
+
+def hand_pointer(repo: Repo, agent: str, version: int) -> None:
+    """Commit a pointer file naming ``version`` as an editor would: no checks."""
+    from agentver.workspace import Workspace
+
+    chosen = Workspace.open(repo.path).history(agent).get(version)
+    pointer = Pointer(
+        agent, "production", ActiveVersion(chosen.version, chosen.config_hash, chosen.commit)
+    )
+    rel = POINTER.format(agent)
+    repo.write(rel, serialize_pointer(pointer))
+    repo.commit(f"hand edit {agent}", rel)
+
+
+def deploy(run_cli: RunCli, repo: Repo, agent: str, version: str) -> None:
+    code, _, err = run_cli("deploy", agent, version, cwd=repo.path)
+    assert code == 0, err
+
+
+def warnings(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("warning:")]
+
+
+def test_an_unstorable_version_is_skipped_and_blocks_no_one(
+    repo: Repo, run_cli: RunCli, store_url: str
+) -> None:
+    """Finding #2: max_tokens beyond 64 bits used to stop every sync, for good."""
+    repo.commit_agent("billing", GOOD, "billing v1")
+    poison = repo.commit_agent(
+        "huge", "model: gpt-4o\nsystem_prompt: hi\nmax_tokens: 99999999999999999999\n", "huge v1"
+    )
+    repo.commit_agent("huge", {**GOOD, "max_tokens": 512}, "huge v2")
+    deploy(run_cli, repo, "billing", "1")
+    deploy(run_cli, repo, "huge", "2")
+    for argv in (("sync",), ("sync", "--force")):
+        code, _, err = run_cli(*argv, "--store", store_url, cwd=repo.path)
+        assert code == 1, err
+        assert warnings(err) == [
+            f"warning: skipped huge v1 (agents/huge.yaml at {poison[:10]}): "
+            + warnings(err)[0].split("): ", 1)[1]
+        ]
+        assert "64-bit" in err and "Traceback" not in err
+        versions, pointers = stored(store_url, repo.path)
+        assert versions == {("billing", 1), ("huge", 2)}
+        assert pointers == {"billing": 1, "huge": 2}
+    # verify reports the skipped version, and is otherwise satisfied.
+    code, _, err = run_cli("verify", "--store", store_url, cwd=repo.path)
+    assert code == 0, err
+    assert "huge v1" in err and "not storable" in err
+
+
+def test_a_pointer_naming_an_unstorable_version_is_refused_for_that_agent(
+    repo: Repo, run_cli: RunCli, store_url: str
+) -> None:
+    repo.commit_agent("billing", GOOD, "billing v1")
+    repo.commit_agent("huge", {**GOOD, "max_tokens": 512}, "huge v1")
+    repo.commit_agent(
+        "huge", "model: gpt-4o\nsystem_prompt: hi\nmax_tokens: 99999999999999999999\n", "huge v2"
+    )
+    deploy(run_cli, repo, "billing", "1")
+    deploy(run_cli, repo, "huge", "1")
+    assert run_cli("sync", "--store", store_url, cwd=repo.path).exit_code == 1  # v2 skipped
+    hand_pointer(repo, "huge", 2)
+    repo.commit_agent("billing", {**GOOD, "temperature": 0.5}, "billing v2")
+    deploy(run_cli, repo, "billing", "2")
+    code, _, err = run_cli("sync", "--store", store_url, cwd=repo.path)
+    assert code == 1, err
+    assert "not published: pointer production/huge: active v2 is not storable" in err
+    versions, pointers = stored(store_url, repo.path)
+    assert pointers == {"billing": 2, "huge": 1}  # huge keeps what it served
+    assert ("billing", 2) in versions and ("huge", 2) not in versions
+
+
+def test_a_hand_edited_pointer_to_a_schema_invalid_version_is_not_published(
+    repo: Repo, run_cli: RunCli, store_url: str
+) -> None:
+    """Finding #6: deploy refuses it; sync used to publish it and the runtime served it."""
+    from agentver.runtime import RuntimeClient
+
+    repo.commit_agent("billing", GOOD, "billing v1")
+    repo.commit_agent("support", GOOD, "support v1")
+    repo.commit_agent("support", {**GOOD, "max_tokens": 0}, "support v2 (invalid)")
+    deploy(run_cli, repo, "billing", "1")
+    deploy(run_cli, repo, "support", "1")
+    assert run_cli("sync", "--store", store_url, cwd=repo.path).exit_code == 0
+    hand_pointer(repo, "support", 2)
+    code, _, err = run_cli("sync", "--store", store_url, cwd=repo.path)
+    assert code == 1, err
+    assert "pointer production/support: active v2 is not a valid version" in err
+    _, pointers = stored(store_url, repo.path)
+    assert pointers == {"billing": 1, "support": 1}
+    client = RuntimeClient(store_url, environment="production", repo_root=repo.path)
+    try:
+        assert client.resolve("support", "someone").version == 1
+    finally:
+        client.close()
+
+
+def test_an_unreadable_committed_pointer_file_blocks_only_its_agent(
+    repo: Repo, run_cli: RunCli, store_url: str
+) -> None:
+    """Finding #3, sync half: a pointer file with a non-UTF-8 byte stopped every sync."""
+    repo.commit_agent("billing", GOOD, "billing v1")
+    repo.commit_agent("support", GOOD, "support v1")
+    deploy(run_cli, repo, "support", "1")
+    rel = POINTER.format("support")
+    repo.write(rel, (repo.path / rel).read_bytes() + b"# \xff\xfe\n")
+    repo.commit("a bad byte", rel)
+    deploy(run_cli, repo, "billing", "1")
+    code, _, err = run_cli("sync", "--store", store_url, cwd=repo.path)
+    assert code == 1, err
+    assert "not published: pointer production/support" in err and "Traceback" not in err
+    versions, pointers = stored(store_url, repo.path)
+    assert pointers == {"billing": 1}
+    assert versions == {("billing", 1), ("support", 1)}
+
+
+def alias_bomb(levels: int = 8, fanout: int = 10) -> str:
+    """A few KB of YAML whose aliases expand to ~fanout**levels strings once written out."""
+    lines = ["model: gpt-4o", "system_prompt: hi", "guardrails:", '  l0: &l0 "' + "x" * 100 + '"']
+    for level in range(1, levels + 1):
+        refs = ", ".join(f"*l{level - 1}" for _ in range(fanout))
+        lines.append(f"  l{level}: &l{level} [{refs}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_costs_bounded_memory_and_blocks_no_one(
+    repo: Repo, run_agentver: RunCli, tmp_path: Path
+) -> None:
+    """Finding #7: a small file of aliases became a huge row (and GBs of RAM). Here 10**8
+    strings of 100 bytes if expanded; the sync process must stay small."""
+    repo.commit_agent("billing", GOOD, "billing v1")
+    repo.commit_agent("bomb", alias_bomb(), "bomb v1")
+    url = f"sqlite:///{tmp_path / 'runtime.db'}"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc = subprocess.run(
+        [sys.executable, "-m", "agentver", "-C", str(repo.path), "sync", "--store", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert max(peak_kb, before) < 300 * 1024, f"sync peaked at {peak_kb // 1024} MB"
+    versions, _ = stored(url, repo.path)
+    assert ("billing", 1) in versions and ("bomb", 1) not in versions
