@@ -36,7 +36,8 @@ from agentver.store import (
     StoreNotInitialized,
     SyncPlan,
 )
-from agentver.store.rows import unstorable_reason
+from agentver.store.limits import unstorable_reason
+from agentver.store.rows import normalize_pointer
 from agentver.workspace import Workspace
 
 __all__ = ["StaleSync", "build_snapshot", "check_not_stale", "publish", "verify"]
@@ -355,8 +356,20 @@ def _pointer_state(pointer: Pointer | None) -> object:
     return (pointer.active, pointer.canary, dict(pointer.flags))
 
 
-def describe_plan(plan: SyncPlan) -> list[str]:
-    lines = [f"+ {v.agent} v{v.version} ({v.config_hash})" for v in plan.new_versions]
+def describe_plan(plan: SyncPlan, *, verbose: bool = False) -> list[str]:
+    """What a sync wrote: one line per agent with new versions (each version with
+    ``verbose``), one per replaced or orphaned row and one per pointer change."""
+    lines: list[str] = []
+    if verbose:
+        lines += [f"+ {v.agent} v{v.version} ({v.config_hash})" for v in plan.new_versions]
+    else:
+        per_agent: dict[str, list[int]] = {}
+        for version in plan.new_versions:
+            per_agent.setdefault(version.agent, []).append(version.version)
+        for agent, numbers in sorted(per_agent.items()):
+            span = f"v{numbers[0]}" if len(numbers) == 1 else f"v{min(numbers)}-v{max(numbers)}"
+            count = f"{len(numbers)} new version{'s' if len(numbers) > 1 else ''}"
+            lines.append(f"+ {agent}: {count} ({span})")
     lines += [
         f"! {c.agent} v{c.version} differs in the store: {', '.join(c.fields)}"
         for c in plan.changed_versions
@@ -369,6 +382,34 @@ def describe_plan(plan: SyncPlan) -> list[str]:
             f"~ {change.environment}/{change.agent}: {_short(change.old)} -> {_short(change.new)}"
         )
     return lines
+
+
+def up_to_date(ws: Workspace, store: Store, environments: list[str]) -> bool:
+    """True when a sync would write nothing, decided without per-version work.
+
+    The store records the commit it was synced from (its head row). When that is HEAD,
+    every version of HEAD's history was already compared then; what is left to check
+    is cheap: no version that the sync would skip (its warning must repeat) and the
+    committed pointers equal to the served ones. Tampered rows are `verify`'s job."""
+    if store.head_commit() != ws.index.head:
+        return False
+    for history in ws.agents().values():
+        if any("storable:" in p for v in history.versions for p in v.problems):
+            return False
+    refused: list[RefusedPointer] = []
+    committed = {
+        (p.environment, p.agent): _pointer_state(normalize_pointer(p))
+        for p in committed_pointers(ws, environments, refused)
+        if p.active is not None or p.canary is not None or p.flags
+    }
+    if refused:
+        return False
+    served = {
+        (p.environment, p.agent): _pointer_state(normalize_pointer(p))
+        for p in store.pointers()
+        if p.environment in environments
+    }
+    return committed == served
 
 
 def _short(pointer: Pointer | None) -> str:

@@ -49,6 +49,7 @@ def sync_cmd(
         "--force",
         help="Replace stored versions that disagree with git; allow an older HEAD.",
     ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="List every new version."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Publish HEAD's versions and committed pointers to the runtime store, in one transaction.
@@ -62,7 +63,9 @@ def sync_cmd(
         check_not_stale,
         describe_plan,
         uncommitted_pointer_files,
+        up_to_date,
     )
+    from agentver.store import SyncPlan
 
     ws = open_workspace(ctx)
     environments = _environments(ws, envs)
@@ -71,13 +74,17 @@ def sync_cmd(
         for rel in uncommitted_pointer_files(ws):
             output.warn(f"{rel} has uncommitted changes; sync publishes the committed version")
         check_not_stale(ws, store, force=force)
-        with output.progress(f"reading versions from git for {store.url}") as step:
-            snapshot = build_snapshot(ws, environments, store)
-            step(f"{'planning' if dry_run else 'writing'} {len(snapshot.versions)} versions")
-            plan = store.plan(snapshot) if dry_run else store.sync(snapshot, force=force)
+        if not force and up_to_date(ws, store, environments):
+            # The store was synced from HEAD: no per-version work (docs/benchmarks.md).
+            plan = SyncPlan(head_commit=ws.index.head, previous_head=ws.index.head)
+        else:
+            with output.progress(f"reading versions from git for {store.url}") as step:
+                snapshot = build_snapshot(ws, environments, store)
+                step(f"{'planning' if dry_run else 'writing'} {len(snapshot.versions)} versions")
+                plan = store.plan(snapshot) if dry_run else store.sync(snapshot, force=force)
     finally:
         store.close()
-    lines = describe_plan(plan)
+    lines = describe_plan(plan, verbose=verbose)
     if as_json:
         output.print_json(
             {

@@ -26,12 +26,12 @@ from agentver.store.base import (
     SyncPlan,
     SyncRecord,
 )
+from agentver.store.plan import compute_plan
 from agentver.store.rows import (
     DEPLOYMENT_COLUMNS,
     FLAG_COLUMNS,
     VERSION_COLUMNS,
     VERSION_SELECT,
-    compute_plan,
     decode_row,
     insert_sql,
     normalize_row,
