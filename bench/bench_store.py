@@ -2,7 +2,10 @@
 
 1. sync of 100 agents x 100 versions (2 KB prompts, 2 environments) into an empty store,
    then a re-sync with nothing new, on SQLite and PostgreSQL;
-2. RuntimeClient.resolve throughput in one process with a warm cache.
+2. RuntimeClient.resolve throughput in one process with a warm cache;
+3. ``--cli-resync``: ``agentver sync`` run again with nothing new, through the CLI, on a
+   generated repository (agents x versions commits): the head-row fast path against the
+   full comparison (``sync --force``, same work as before the fast path), interleaved.
 """
 
 from __future__ import annotations
@@ -104,6 +107,67 @@ def _commit(snapshot: Snapshot, agent: str, number: int) -> str:
     )
 
 
+def generated_repo(root: Path, agents: int, versions: int) -> None:
+    """One commit per (version, agent), ~1 KB prompts, built with git fast-import."""
+    import subprocess
+
+    root.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
+    stream: list[bytes] = []
+    mark = 0
+    for version in range(1, versions + 1):
+        for agent in range(agents):
+            mark += 1
+            prompt = f"You are agent {agent}, version {version}. " + "Help with billing. " * 50
+            files = [
+                (f"agents/agent-{agent:03d}.yaml", f"model: gpt-4o\nsystem_prompt: {prompt}\n")
+            ]
+            if mark == 1:
+                files.append(("agentver.yaml", "environments: [production]\n"))
+            stream.append(f"commit refs/heads/main\nmark :{mark}\n".encode())
+            stream.append(f"committer B <b@example.com> {1767225600 + mark} +0000\n".encode())
+            stream.append(b"data 2\nc\n" + (f"from :{mark - 1}\n".encode() if mark > 1 else b""))
+            for path, text in files:
+                data = text.encode()
+                stream.append(f"M 100644 inline {path}\ndata {len(data)}\n".encode() + data + b"\n")
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=root, input=b"".join(stream), check=True)
+    subprocess.run(["git", "reset", "-q", "--hard", "main"], cwd=root, check=True)
+
+
+def bench_cli_resync(agents: int, versions: int, repeats: int = 5) -> dict[str, float]:
+    """Median seconds of ``agentver sync`` with nothing new: fast path, full compare,
+    and ``agentver --version`` (the interpreter and CLI start-up in both)."""
+    import os
+    import statistics
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "repo"
+        generated_repo(root, agents, versions)
+        url = f"sqlite:///{tmp}/runtime.db"
+        env = {**os.environ, "NO_COLOR": "1"}
+
+        def timed(*argv: str) -> float:
+            started = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "agentver", "-C", str(root), *argv],
+                env=env,
+                capture_output=True,
+                check=True,
+            )
+            return time.perf_counter() - started
+
+        first = timed("sync", "--store", url)
+        runs: dict[str, list[float]] = {"fast": [], "full": [], "startup": []}
+        for _ in range(repeats):
+            runs["fast"].append(timed("sync", "--store", url))
+            runs["full"].append(timed("sync", "--force", "--store", url))
+            runs["startup"].append(timed("--version"))
+        figures = {name: statistics.median(values) for name, values in runs.items()}
+        figures["first"] = first
+        return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pg", default=PG_DEFAULT, help="PostgreSQL URL (a schema is added)")
@@ -111,7 +175,21 @@ def main() -> int:
     parser.add_argument("--agents", type=int, default=100)
     parser.add_argument("--versions", type=int, default=100)
     parser.add_argument("--resolves", type=int, default=300_000)
+    parser.add_argument(
+        "--cli-resync",
+        metavar="AGENTSxVERSIONS",
+        help="only the CLI re-sync benchmark, e.g. 100x20",
+    )
     args = parser.parse_args()
+    if args.cli_resync:
+        agents, versions = (int(n) for n in args.cli_resync.split("x"))
+        figures = bench_cli_resync(agents, versions)
+        print(
+            f"{agents * versions} versions: first sync {figures['first']:.2f}s; re-sync,"
+            f" nothing new (median of 5): head-row fast path {figures['fast']:.2f}s,"
+            f" full compare {figures['full']:.2f}s, start-up alone {figures['startup']:.2f}s"
+        )
+        return 0
 
     print(f"python {platform.python_version()}, sqlite {sqlite3.sqlite_version}")
     snapshot = fx.make_snapshot(args.agents, args.versions, "BENCH", prompt_size=2000)
