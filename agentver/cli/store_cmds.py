@@ -132,7 +132,7 @@ def sync_cmd(
         else:
             output.note(
                 f"synced {plan.head_commit[:10]} to {store.url}: "
-                f"{len(plan.new_versions)} new versions, {len(plan.pointer_changes)} pointer changes"
+                f"{len(plan.new_versions)} new version(s), {len(plan.pointer_changes)} pointer change(s)"
                 + (f", {len(plan.replaced)} replaced (--force)" if plan.replaced else "")
             )
     for skip in plan.skipped:
@@ -148,7 +148,12 @@ def sync_cmd(
         raise CheckFailed(
             f"{len(plan.skipped)} version(s) skipped and {len(plan.refused_pointers)} pointer(s)"
             " refused; everything else was " + ("planned" if dry_run else "published"),
-            hint="fix the pointer file, or deploy a valid version of that agent",
+            hint=(
+                "point the refused pointers at a valid version (`agentver deploy`)"
+                if plan.refused_pointers
+                else "a version that is not storable stays skipped while it is in history;"
+                " deploy any other version"
+            ),
         )
 
 
