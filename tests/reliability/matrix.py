@@ -174,6 +174,10 @@ class Fixture:
         write(self.orphan_repo, "agents/retired.yaml", V1)
         commit(self.orphan_repo, clock, "retired v1", "agents/retired.yaml")
         self._schemas: list[str] = []
+        from agentver.workspace import Workspace
+
+        for template in (self.old_repo, self.new_repo, self.before_pointer, self.orphan_repo):
+            Workspace.open(template).agents()  # every copy starts with a warm history cache
 
     def fresh_dir(self, label: str) -> Path:
         self._count += 1
@@ -428,7 +432,11 @@ def run_pointer(fx: Fixture, case: Case) -> Result:
     result = Result(case)
     root = fx.clone(fx.old_repo, "pointer")
     head = git(root, "rev-parse", "HEAD").strip()
-    argv = ["deploy", AGENT, "2"] if case.scenario == "deploy" else ["flag", "set", AGENT, "beta"]
+    argv = (
+        ["deploy", AGENT, "2"]
+        if case.scenario == "deploy"
+        else ["flag", "set", AGENT, "beta", "--create", "--percent", "5"]
+    )
     code, output = fx.zygote.run(root, cli=argv, failpoints=f"{case.name}={case.action}")
     _expect_status(result, output, code)
     new_head = git(root, "rev-parse", "HEAD").strip()
