@@ -164,20 +164,21 @@ def test_an_unreadable_committed_pointer_file_blocks_only_its_agent(
     assert versions == {("billing", 1), ("support", 1)}
 
 
-def alias_bomb(levels: int = 8, fanout: int = 10) -> str:
-    """A few KB of YAML whose aliases expand to ~fanout**levels strings once written out."""
-    lines = ["model: gpt-4o", "system_prompt: hi", "guardrails:", '  l0: &l0 "' + "x" * 100 + '"']
-    for level in range(1, levels + 1):
-        refs = ", ".join(f"*l{level - 1}" for _ in range(fanout))
-        lines.append(f"  l{level}: &l{level} [{refs}]")
-    return "\n".join(lines) + "\n"
+def alias_bomb(text_kb: int = 200, references: int = 1000) -> str:
+    """The finding's shape: one long string anchored once and aliased many times. The
+    file is ~``text_kb`` KB; written out, it is ``text_kb`` x ``references`` KB (200 MB)."""
+    refs = ", ".join("*p" for _ in range(references))
+    return (
+        "model: gpt-4o\nsystem_prompt: hi\nguardrails:\n"
+        f'  prompt: &p "{"x" * (text_kb * 1024)}"\n  copies: [{refs}]\n'
+    )
 
 
 def test_an_alias_bomb_costs_bounded_memory_and_blocks_no_one(
     repo: Repo, run_agentver: RunCli, tmp_path: Path
 ) -> None:
-    """Finding #7: a small file of aliases became a huge row (and GBs of RAM). Here 10**8
-    strings of 100 bytes if expanded; the sync process must stay small."""
+    """Finding #7: a 504 KB file of aliases became a 500 MB row and cost GBs of RAM. Here
+    a 200 KB file that expands to 200 MB: the sync process must stay small."""
     repo.commit_agent("billing", GOOD, "billing v1")
     repo.commit_agent("bomb", alias_bomb(), "bomb v1")
     url = f"sqlite:///{tmp_path / 'runtime.db'}"
