@@ -21,18 +21,15 @@ Nothing here touches the network.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from agentver.agentfile import is_agent_id, read_worktree_file, schema_findings
 from agentver.config import MAX_BYTES, Loaded, load_yaml
-from agentver.errors import AgentverError, ConfigError, NotFound, UsageError
+from agentver.errors import AgentverError, ConfigError, NotFound, RepositoryError, UsageError
 from agentver.gitrepo import worktree_root
 from agentver.models import Finding
 from agentver.policy import Policy, check_policy, parse_policies, policies_for
@@ -94,18 +91,53 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def repository_root(cwd: Path) -> Path:
-    """The git top level around ``cwd``; ``cwd`` itself outside a work tree."""
-    return worktree_root(cwd) or cwd
+def repository_root(start: Path) -> Path:
+    """The agentver repository around ``start`` (a folder), found the way git finds one.
+
+    The git work tree's top level, else the nearest folder holding ``agentver.yaml``
+    (a checkout without ``.git``, such as a CI tarball). Anything else is not an
+    agentver repository: exit 2, never "no agent files found" (that would let a CI job
+    pass having checked nothing).
+    """
+    start = start.resolve()
+    top = worktree_root(start)
+    if top is not None:
+        return top.resolve()
+    for folder in (start, *start.parents):
+        if (folder / SETTINGS_FILE).is_file():
+            return folder
+    raise RepositoryError(
+        f"{start} is not inside an agentver repository (no git work tree, no {SETTINGS_FILE})",
+        "run validate inside the repository or name files in it; `agentver init` creates one",
+    )
+
+
+def _is_agentver_repository(root: Path, settings: Settings) -> bool:
+    return (root / SETTINGS_FILE).is_file() or (root / settings.agents_dir).is_dir()
 
 
 def validate(cwd: Path, paths: Sequence[str] = ()) -> ValidationReport:
-    """Validate the repository around ``cwd`` (or just ``paths``, relative to ``cwd``)."""
+    """Validate the repository around the given paths (relative to ``cwd``), or around
+    ``cwd`` when there are none; every path must be in that one repository."""
     cwd = cwd.resolve()
-    root = repository_root(cwd).resolve()
+    given = _existing(cwd, paths)
+    first = given[0][1] if given else cwd
+    root = repository_root(first if first.is_dir() else first.parent)
+    for shown, target in given:
+        if not _inside(target, root):
+            raise RepositoryError(
+                f"{shown} is outside the repository at {root}",
+                "validate one repository at a time (as git does)",
+            )
     settings = load_settings(root)
+    if not _is_agentver_repository(root, settings):
+        raise RepositoryError(
+            f"{root} is not an agentver repository (no {SETTINGS_FILE}, no "
+            f"{settings.agents_dir}/ folder)",
+            "`agentver init` sets one up",
+        )
     policies = parse_policies(settings.raw.get("policies"), SETTINGS_FILE)
-    targets, skipped = _collect(root, cwd, settings, paths)
+    targets, skipped = _collect(root, cwd, settings, given)
     findings: list[Finding] = []
     for target, checked in targets:
         if checked.kind == "settings":
@@ -118,6 +150,26 @@ def validate(cwd: Path, paths: Sequence[str] = ()) -> ValidationReport:
             continue
         findings.extend(check_file(raw, checked, policies))
     return ValidationReport(root, tuple(item for _, item in targets), tuple(findings), skipped)
+
+
+def _existing(cwd: Path, paths: Sequence[str]) -> list[tuple[str, Path]]:
+    """Each path as given and as an absolute path; one that does not exist is exit 2."""
+    resolved: list[tuple[str, Path]] = []
+    for given in paths:
+        # normpath, not resolve: a symlinked agent file is judged by where it is linked;
+        # its folder is resolved, so a symlinked temp dir still compares with git's root
+        target = Path(os.path.normpath(cwd / given))
+        if not target.exists() and not target.is_symlink():
+            raise NotFound(f"{given}: no such file or directory")
+        folder = target if target.is_dir() and not target.is_symlink() else target.parent
+        resolved.append(
+            (given, folder.resolve() / target.name if folder != target else folder.resolve())
+        )
+    return resolved
+
+
+def _inside(target: Path, root: Path) -> bool:
+    return target == root or root in target.parents
 
 
 def check_file(raw: bytes, checked: Checked, policies: Mapping[str, Policy]) -> list[Finding]:
@@ -164,7 +216,10 @@ def agent_findings(
 
 
 def eval_findings(raw: bytes, path: str, agent_id: str) -> list[Finding]:
-    """An evaluation suite: syntax, its schema, the agent it names, and secrets."""
+    """An evaluation suite: exactly what ``eval`` and the gate refuse, plus secrets and
+    the storable rule (agentver.evals.suite.load_suite raises the first of these)."""
+    from agentver.evals.suite import loaded_suite_findings
+
     found: list[Finding] = []
     if not is_agent_id(agent_id):
         found.append(Finding(path, 1, 1, f"invalid agent id {agent_id!r} in the file name"))
@@ -172,14 +227,7 @@ def eval_findings(raw: bytes, path: str, agent_id: str) -> list[Finding]:
     loaded = _load(raw, path, found)
     if loaded is not None:
         found.extend(_storable(loaded))
-        found.extend(_json_schema_findings(loaded, _eval_validator()))
-        data = loaded.data
-        named = data.get("agent") if isinstance(data, dict) else None
-        if isinstance(named, str) and named != agent_id:
-            line, col = loaded.locate(("agent",))
-            found.append(
-                Finding(path, line, col, f"agent is {named!r} but the file is for {agent_id!r}")
-            )
+        found.extend(loaded_suite_findings(loaded, Path(path)))
     return _sorted(found)
 
 
@@ -238,27 +286,6 @@ def _secrets(raw: bytes, path: str) -> list[Finding]:
 
 def _sorted(found: list[Finding]) -> list[Finding]:
     return sorted(found, key=lambda finding: (finding.line, finding.col))
-
-
-@lru_cache(maxsize=1)
-def _eval_validator() -> Any:
-    import jsonschema  # slow import: only when an evaluation suite is checked
-
-    text = resources.files("agentver").joinpath("schemas/eval.schema.json").read_text("utf-8")
-    return jsonschema.Draft202012Validator(json.loads(text))
-
-
-def _json_schema_findings(loaded: Loaded, validator: Any) -> list[Finding]:
-    if not isinstance(loaded.data, dict):
-        kind = "empty" if loaded.data is None else type(loaded.data).__name__
-        return [Finding(loaded.path, 1, 1, f"expected a mapping, got {kind}")]
-    found = []
-    for error in validator.iter_errors(loaded.data):
-        key_path = tuple(error.absolute_path)
-        line, col = loaded.locate(key_path)
-        where = ".".join(str(part) for part in key_path) or "document"
-        found.append(Finding(loaded.path, line, col, f"{where}: {error.message}"))
-    return found
 
 
 # --- collecting files -------------------------------------------------------------------
@@ -323,30 +350,23 @@ class _Collector:
 
 
 def _collect(
-    root: Path, cwd: Path, settings: Settings, paths: Sequence[str]
+    root: Path, cwd: Path, settings: Settings, given: Sequence[tuple[str, Path]]
 ) -> tuple[list[tuple[Path, Checked]], tuple[str, ...]]:
     collector = _Collector(root, cwd, settings)
-    if not paths:
+    if not given:
         collector.add_defaults()
-    resolved: list[tuple[str, Path]] = []
-    for given in paths:
-        # normpath, not resolve: a symlinked agent file is judged by where it is linked.
-        target = Path(os.path.normpath(cwd / given))
-        if not target.exists():
-            raise NotFound(f"{given}: no such file or directory")
-        resolved.append((given, target))
-    for given, target in resolved:
-        if target.is_dir():
+    for shown, target in given:
+        if target.is_dir() and not target.is_symlink():
             for inner in collector.everything():
                 kind = collector.kind_of(inner)
                 if kind is not None and inner.is_relative_to(target):
-                    collector.add(inner, os.path.join(given, inner.relative_to(target)), kind)
+                    collector.add(inner, os.path.join(shown, inner.relative_to(target)), kind)
             continue
         kind = collector.kind_of(target)
         if kind is None:
-            collector.skipped.append(given)
+            collector.skipped.append(shown)
             continue
-        collector.add(target, given, kind)
+        collector.add(target, shown, kind)
         if kind == "settings":
             collector.add_defaults()
     return list(collector.targets.items()), tuple(collector.skipped)

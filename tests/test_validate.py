@@ -28,9 +28,10 @@ def write(root: Path, rel: str, text: str | bytes) -> Path:
 
 @pytest.fixture
 def plain(tmp_path: Path) -> Path:
-    """A folder that is not a git repository."""
+    """A folder that is not a git repository: agentver.yaml marks it (a CI tarball)."""
     root = tmp_path / "plain"
     root.mkdir()
+    (root / "agentver.yaml").write_text("# defaults\n")
     return root
 
 
@@ -307,8 +308,14 @@ def test_eval_suites_are_checked(plain: Path) -> None:
     assert report.valid and report.summary() == "2 files valid"
     write(plain, "evals/a.yaml", "agent: b\ncases: []\n")
     messages = sorted(finding.message for finding in validate(plain).findings)
-    assert any("agent is 'b' but the file is for 'a'" in m for m in messages)
     assert any(m.startswith("cases:") for m in messages)
+    write(
+        plain,
+        "evals/a.yaml",
+        "agent: b\ncases:\n  - id: one\n    input: hi\n    assert: [{contains: x}]\n",
+    )
+    messages = sorted(finding.message for finding in validate(plain).findings)
+    assert messages == ["agent 'b' does not match the file name 'a.yaml'"]
 
 
 def test_crlf_and_bom_validate(plain: Path) -> None:

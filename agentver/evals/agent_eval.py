@@ -88,7 +88,7 @@ def suite_file(ws: Workspace, agent: str) -> Path:
 
 def find_suite(ws: Workspace, agent: str) -> Suite | None:
     path = suite_file(ws, agent)
-    return load_suite(path) if path.is_file() else None
+    return load_suite(path, ws.root) if path.is_file() else None
 
 
 def require_suite(ws: Workspace, agent: str) -> Suite:

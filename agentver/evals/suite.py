@@ -8,6 +8,7 @@ compile, ``json_schema`` values that are schemas, variables that are defined).
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,9 +17,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from agentver.errors import ConfigError
+from agentver.agentfile import read_worktree_file
+from agentver.config import Loaded, load_yaml
+from agentver.errors import ConfigError, UsageError
 from agentver.hashing import hash_canonical
 from agentver.models import Finding
 
@@ -99,44 +100,53 @@ def substitute(text: str, variables: Mapping[str, str], *, strict: bool = True) 
     return _VARIABLE_RE.sub(one, text)
 
 
-def _load_yaml(path: Path) -> object:
-    """Parse one YAML file. Kept behind one function so the hardened loader can replace it."""
+def load_suite_file(path: Path, root: Path | None = None) -> Loaded:
+    """Parse one suite with the hardened loader every agentver file goes through.
+
+    With ``root`` (the repository), a suite that a symlink leads outside the work tree
+    or into ``.git`` is refused before it is read: its content would be echoed in
+    messages (the same rule as for agent files).
+    """
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read suite: {exc}", str(path)) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise ConfigError(f"invalid YAML: {exc.problem}", str(path), line, col) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid YAML: {exc}", str(path)) from None
+        if root is not None:
+            raw = read_worktree_file(root, os.path.relpath(path, root))
+        else:
+            raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read suite: {exc.strerror or exc}", str(path)) from None
+    except UsageError as exc:
+        raise ConfigError(exc.message, str(path), hint=exc.hint) from None
+    return load_yaml(raw, str(path))
 
 
-def load_suite(path: Path) -> Suite:
+def load_suite(path: Path, root: Path | None = None) -> Suite:
     """Load and validate one suite; the first problem is raised as ConfigError."""
-    data = _load_yaml(path)
+    loaded = load_suite_file(path, root)
+    data = loaded.data
     problems = suite_problems(data, path)
     if problems:
         where, message = problems[0]
-        line, col = _locate(path, where)
+        line, col = loaded.locate(where)
         raise ConfigError(message, str(path), line, col)
     assert isinstance(data, dict)  # suite_problems guarantees it
     return _build(data, path)
 
 
-def suite_findings(path: Path) -> list[Finding]:
+def suite_findings(path: Path, root: Path | None = None) -> list[Finding]:
     """Every problem of a suite file as ``validate`` findings (empty when it is valid)."""
     try:
-        data = _load_yaml(path)
+        loaded = load_suite_file(path, root)
     except ConfigError as exc:
         return [Finding(exc.path, exc.line, exc.col, exc.reason)]
+    return loaded_suite_findings(loaded, path)
+
+
+def loaded_suite_findings(loaded: Loaded, path: Path) -> list[Finding]:
+    """The findings of an already parsed suite: exactly what ``load_suite`` refuses."""
     found = []
-    for where, message in suite_problems(data, path):
-        line, col = _locate(path, where)
-        found.append(Finding(str(path), line, col, message))
+    for where, message in suite_problems(loaded.data, path):
+        line, col = loaded.locate(where)
+        found.append(Finding(loaded.path, line, col, message))
     return found
 
 
@@ -279,23 +289,3 @@ def _hash(data: Mapping[str, Any]) -> str:
         {k: v for k, v in case.items() if k != "description"} for case in data["cases"]
     ]
     return hash_canonical(content)
-
-
-def _locate(path: Path, where: Where) -> tuple[int, int]:
-    """Line and column (1-based) of the node at ``where``; (1, 1) when it cannot be found."""
-    try:
-        node: Any = yaml.compose(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return (1, 1)
-    if node is None:
-        return (1, 1)
-    for step in where:
-        child = None
-        if isinstance(node, yaml.MappingNode):
-            child = next((v for k, v in node.value if k.value == step), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
-            child = node.value[step] if step < len(node.value) else None
-        if child is None:
-            break
-        node = child
-    return (node.start_mark.line + 1, node.start_mark.column + 1)
