@@ -3,14 +3,20 @@
 Creates ``agentver.yaml`` (commented defaults and an example policy), one example agent
 that validates, ``.agentver/deployments/`` and ``.gitignore`` entries for the local
 SQLite store, and runs ``git init`` when the folder is not inside a work tree.
+
+Editors validate as you type through the ``# yaml-language-server: $schema=...`` hint on
+the first line of ``agentver.yaml`` and of the example agent. The hint is a path
+relative to the file, to a copy of the JSON Schemas in ``.agentver/schemas/`` (committed
+with the repository), so it resolves offline and on every teammate's machine.
 """
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
-from agentver.agentfile import agent_schema
 from agentver.errors import AgentverError, UsageError
 from agentver.gitrepo import run_git, worktree_root
 from agentver.settings import SETTINGS_FILE, load_settings
@@ -18,7 +24,11 @@ from agentver.settings import SETTINGS_FILE, load_settings
 EXAMPLE_AGENT = "assistant"
 GITIGNORE_LINES = (".agentver/*.db", ".agentver/*.db-wal", ".agentver/*.db-shm")
 
+SCHEMA_DIR = ".agentver/schemas"
+SCHEMA_FILES = ("agent.schema.json", "agentver.schema.json", "eval.schema.json")
+
 SETTINGS_TEMPLATE = """\
+# yaml-language-server: $schema={schema_path}
 # agentver settings. Every key is optional; the values below are the defaults
 # unless marked otherwise.
 
@@ -88,11 +98,14 @@ def init_repository(directory: Path) -> InitResult:
         run_git(["init", "-q"], directory)
         result.git_initialized = True
 
-    _write_new(directory, SETTINGS_FILE, SETTINGS_TEMPLATE, result)
+    for name in SCHEMA_FILES:
+        text = resources.files("agentver").joinpath(f"schemas/{name}").read_text("utf-8")
+        _write_new(directory, f"{SCHEMA_DIR}/{name}", text, result)
+    settings_text = SETTINGS_TEMPLATE.format(schema_path=_hint(SETTINGS_FILE, "agentver"))
+    _write_new(directory, SETTINGS_FILE, settings_text, result)
     agents_dir = _agents_dir(directory)
-    schema_url = str(agent_schema().get("$id", ""))
-    agent_text = AGENT_TEMPLATE.format(schema_url=schema_url)
     example = f"{agents_dir}/{EXAMPLE_AGENT}.yaml"
+    agent_text = AGENT_TEMPLATE.format(schema_url=_hint(example, "agent"))
     if not (directory / example).exists() and _has_agents(directory, agents_dir):
         result.skipped.append(example)  # never bring back an example its owner deleted
     else:
@@ -109,6 +122,11 @@ def _has_agents(directory: Path, agents_dir: str) -> bool:
         return True
     proc = run_git(["log", "-1", "--format=%H", "--", f"{agents_dir}/"], directory, check=False)
     return proc.returncode == 0 and bool(proc.stdout.strip())
+
+
+def _hint(rel: str, schema: str) -> str:
+    """The schema's path relative to the file at ``rel`` (how yaml-language-server reads it)."""
+    return posixpath.relpath(f"{SCHEMA_DIR}/{schema}.schema.json", posixpath.dirname(rel) or ".")
 
 
 def _agents_dir(directory: Path) -> str:

@@ -66,16 +66,17 @@ def load_settings(root: Path, cache: ParseCache = NO_CACHE) -> Settings:
     cached = cache.get(raw)
     if cached is not None:
         try:
-            return _settings(Loaded(SETTINGS_FILE, cached, ""))
+            return settings_from_loaded(Loaded(SETTINGS_FILE, cached, ""))
         except ConfigError:
             pass  # parse again below, for the exact line and column
     loaded = load_yaml(raw, SETTINGS_FILE)
-    settings = _settings(loaded)
+    settings = settings_from_loaded(loaded)
     cache.put(raw, loaded.data)
     return settings
 
 
-def _settings(loaded: Loaded) -> Settings:
+def settings_from_loaded(loaded: Loaded) -> Settings:
+    """The settings of a parsed ``agentver.yaml``; a located ConfigError when unusable."""
     data = loaded.data
     if data is None:
         return Settings()

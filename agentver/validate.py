@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
@@ -32,9 +32,10 @@ from agentver.config import MAX_BYTES, Loaded, load_yaml
 from agentver.errors import AgentverError, ConfigError, NotFound, RepositoryError, UsageError
 from agentver.gitrepo import worktree_root
 from agentver.models import Finding
-from agentver.policy import Policy, check_policy, parse_policies, policies_for
+from agentver.policy import Policy, check_policy, policies_for
 from agentver.secret_scan import scan_secrets
 from agentver.settings import SETTINGS_FILE, Settings, load_settings
+from agentver.settings_check import check_settings
 from agentver.storable import storable_problems
 
 Kind = Literal["agent", "eval", "pointer", "settings"]
@@ -78,8 +79,9 @@ class ValidationReport:
             text = f"{_plural(len(self.findings), 'problem')} in {_plural(files, 'file')}"
         elif not self.checked:
             text = "no agent files found"
-        elif all(item.kind == "agent" for item in self.checked):
-            text = f"{_plural(len(self.checked), 'agent')} valid"
+        elif all(item.kind in ("agent", "settings") for item in self.checked):
+            agents = sum(item.kind == "agent" for item in self.checked)
+            text = f"{_plural(agents, 'agent')} valid"
         else:
             text = f"{_plural(len(self.checked), 'file')} valid"
         if self.skipped:
@@ -94,18 +96,19 @@ def _plural(count: int, noun: str) -> str:
 def repository_root(start: Path) -> Path:
     """The agentver repository around ``start`` (a folder), found the way git finds one.
 
-    The git work tree's top level, else the nearest folder holding ``agentver.yaml``
-    (a checkout without ``.git``, such as a CI tarball). Anything else is not an
-    agentver repository: exit 2, never "no agent files found" (that would let a CI job
-    pass having checked nothing).
+    The git work tree's top level, else the nearest folder holding ``agentver.yaml``,
+    else the nearest holding an ``agents/`` folder (a checkout without ``.git``, such as
+    a CI tarball). Anything else is not an agentver repository: exit 2, never "no agent
+    files found" (that would let a CI job pass having checked nothing).
     """
     start = start.resolve()
     top = worktree_root(start)
     if top is not None:
         return top.resolve()
-    for folder in (start, *start.parents):
-        if (folder / SETTINGS_FILE).is_file():
-            return folder
+    for marker in (SETTINGS_FILE, "agents"):
+        for folder in (start, *start.parents):
+            if (folder / marker).exists():
+                return folder
     raise RepositoryError(
         f"{start} is not inside an agentver repository (no git work tree, no {SETTINGS_FILE})",
         "run validate inside the repository or name files in it; `agentver init` creates one",
@@ -129,26 +132,38 @@ def validate(cwd: Path, paths: Sequence[str] = ()) -> ValidationReport:
                 f"{shown} is outside the repository at {root}",
                 "validate one repository at a time (as git does)",
             )
-    settings = load_settings(root)
+    settings_shown = os.path.relpath(root / SETTINGS_FILE, cwd)
+    # agentver.yaml configures the check itself (agents_dir, policies), so its problems
+    # are reported whichever files were named
+    check = check_settings(root, settings_shown)
+    if check.settings is None:
+        # unusable (unparseable, or agents_dir/environments broken): the agents cannot
+        # even be found, so the request cannot be carried out (exit 2, located)
+        load_settings(root)  # raises the loader's own error, with its hint
+        problem = check.findings[0]
+        raise ConfigError(problem.message, problem.path, problem.line, problem.col)
+    settings = check.settings
     if not _is_agentver_repository(root, settings):
         raise RepositoryError(
             f"{root} is not an agentver repository (no {SETTINGS_FILE}, no "
             f"{settings.agents_dir}/ folder)",
             "`agentver init` sets one up",
         )
-    policies = parse_policies(settings.raw.get("policies"), SETTINGS_FILE)
     targets, skipped = _collect(root, cwd, settings, given)
     findings: list[Finding] = []
+    if not any(checked.kind == "settings" for _, checked in targets):
+        findings.extend(check.findings)
     for target, checked in targets:
         if checked.kind == "settings":
-            continue  # loaded (and found sound) above
+            findings.extend(replace(f, path=checked.path) for f in check.findings)
+            continue
         try:
             # a symlink out of the repository (or into .git) is reported, never read
             raw = read_worktree_file(root, os.path.relpath(target, root))
         except UsageError as exc:
             findings.append(Finding(checked.path, 1, 1, exc.message))
             continue
-        findings.extend(check_file(raw, checked, policies))
+        findings.extend(check_file(raw, checked, check.policies))
     return ValidationReport(root, tuple(item for _, item in targets), tuple(findings), skipped)
 
 
@@ -353,8 +368,11 @@ def _collect(
     root: Path, cwd: Path, settings: Settings, given: Sequence[tuple[str, Path]]
 ) -> tuple[list[tuple[Path, Checked]], tuple[str, ...]]:
     collector = _Collector(root, cwd, settings)
-    if not given:
-        collector.add_defaults()
+    if not given:  # the whole repository: agents, suites, agentver.yaml and pointers
+        for target in collector.everything():
+            kind = collector.kind_of(target)
+            if kind is not None:
+                collector.add(target, collector.shown(target), kind)
     for shown, target in given:
         if target.is_dir() and not target.is_symlink():
             for inner in collector.everything():

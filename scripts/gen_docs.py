@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CLI_MD = ROOT / "docs" / "cli.md"
 CONFIG_MD = ROOT / "docs" / "config.md"
 SCHEMA = ROOT / "schemas" / "agent.schema.json"
+SETTINGS_SCHEMA = ROOT / "schemas" / "agentver.schema.json"
 HELP_WIDTH = 88  # fixed, so the output does not depend on the terminal
 
 GENERATED = (
@@ -184,8 +185,10 @@ policies:                                # checked by `agentver validate`
 `policies` maps an agent id (or `"*"` for every agent) to `require` and `forbid` lists
 of phrases, matched case-insensitively against the system prompt. Rules for `"*"` and
 for the agent add up. A policy finding makes `agentver validate` exit 1 (and so the
-pre-commit hook refuse the commit); it never changes version numbering and does not
-block `deploy`.
+pre-commit hook refuse the commit). The policies committed with a version are part of
+its validity: a version that breaks them is shown `"valid": false` with its problems
+and is refused by the deploy paths unless `--skip-gate --reason` is given. Policies never
+change version numbering.
 
 ### Canary thresholds, evaluation gate and providers
 
@@ -311,8 +314,63 @@ def config_reference() -> str:
     lines.append(SETTINGS_INTRO)
     for key, meaning in _KNOWN_KEYS.items():
         lines.append(f"| `{key}` | {meaning.replace('|', '/')} |\n")
+    lines.append(SETTINGS_SCHEMA_INTRO)
+    settings_schema = json.loads(SETTINGS_SCHEMA.read_text("utf-8"))
+    for key, spec in _settings_rows(settings_schema, settings_schema, ""):
+        default = json.dumps(spec["default"]) if "default" in spec else ""
+        description = spec.get("description", "").replace("|", "\\|")
+        lines.append(
+            f"| `{key}` | {_settings_type(spec)} | {f'`{default}`' if default else ''} | "
+            f"{description} |\n"
+        )
     lines.append(SETTINGS_EXAMPLE)
     return "".join(lines)
+
+
+SETTINGS_SCHEMA_INTRO = """
+### Every key
+
+Generated from `schemas/agentver.schema.json`, which `agentver validate` applies to
+`agentver.yaml` (and `agentver init` points editors at with a first line
+`# yaml-language-server: $schema=.agentver/schemas/agentver.schema.json`).
+`<agent_id>` stands for an agent id (or `"*"` where the section allows it), `<name>`
+for a provider name.
+
+| key | type | default | description |
+|---|---|---|---|
+"""
+
+
+def _settings_type(spec: dict[str, Any]) -> str:
+    if "enum" in spec:
+        return "one of " + ", ".join(f"`{value}`" for value in spec["enum"])
+    if isinstance(spec.get("type"), list):
+        return " or ".join("null" if kind == "null" else kind for kind in spec["type"])
+    if "oneOf" in spec and "type" not in spec:
+        return " or ".join(_type_of(branch) for branch in spec["oneOf"])
+    return _type_of(spec)
+
+
+def _settings_rows(
+    spec: dict[str, Any], root: dict[str, Any], prefix: str
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(dotted key, spec) for every key of the settings schema, nested sections flattened."""
+    if "$ref" in spec:
+        spec = root["$defs"][spec["$ref"].rsplit("/", 1)[-1]]
+    for branch in spec.get("oneOf", []):
+        if "properties" in branch or "additionalProperties" in branch or "$ref" in branch:
+            yield from _settings_rows(branch, root, prefix)
+    for key, child in spec.get("properties", {}).items():
+        name = f"{prefix}.{key}" if prefix else key
+        resolved = root["$defs"][child["$ref"].rsplit("/", 1)[-1]] if "$ref" in child else child
+        if resolved.get("type") != "object" or "description" in child:
+            yield name, child
+        yield from _settings_rows(resolved, root, name)
+    extra = spec.get("additionalProperties")
+    if isinstance(extra, dict):
+        pattern = json.dumps(spec.get("propertyNames", {}))
+        placeholder = "<agent_id>" if "a-z0-9_-" in pattern else "<name>"
+        yield from _settings_rows(extra, root, f"{prefix}.{placeholder}")
 
 
 _SHELL_BREAKS = {"|", "||", "&&", ";", "&", ">", ">>", "<", "2>", "(", ")", "$(", "`"}

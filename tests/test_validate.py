@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import agentver.cli.validate_cmd  # noqa: F401  (registers the command)
-from agentver.errors import ConfigError, NotFound, UsageError
+from agentver.errors import ConfigError, NotFound
 from agentver.validate import validate
 
 GOOD = "model: gpt-4o\nsystem_prompt: |\n  You are the support agent. Help with billing.\n"
@@ -186,25 +186,23 @@ def test_missing_path_is_exit_2(plain: Path, run_cli: Any) -> None:
         validate(plain, ["nope"])
 
 
-def test_broken_settings_is_exit_2(plain: Path, run_cli: Any) -> None:
+def test_unusable_settings_is_exit_2(plain: Path, run_cli: Any) -> None:
     write(plain, "agents/a.yaml", GOOD)
     write(plain, "agentver.yaml", "agents_dir: agents\nagents_dir: other\n")
     code, out, err = run_cli("validate", cwd=plain)
-    assert (code, out) == (2, "")
+    assert (code, out) == (2, "")  # without agents_dir the agents cannot even be found
     assert err.startswith("error: agentver.yaml:2:1: duplicate key 'agents_dir'")
     assert "\nhint: " in err
     with pytest.raises(ConfigError):
         validate(plain)
 
 
-def test_broken_policies_is_exit_2(plain: Path, run_cli: Any) -> None:
+def test_broken_policies_are_reported_with_the_named_file(plain: Path, run_cli: Any) -> None:
     write(plain, "agents/a.yaml", GOOD)
     write(plain, "agentver.yaml", "policies:\n  support:\n    require: billing\n")
-    code, _, err = run_cli("validate", "agents/a.yaml", cwd=plain)
-    assert code == 2
-    assert err.startswith("error: agentver.yaml: policies.support.require must be a list")
-    with pytest.raises(UsageError):
-        validate(plain)
+    code, out, _ = run_cli("validate", "agents/a.yaml", cwd=plain)
+    assert code == 1  # agentver.yaml configures the check: reported whatever was named
+    assert out == "agentver.yaml:3:14: policies.support.require: 'billing' is not of type 'array'\n"
 
 
 def test_works_outside_git(plain: Path, run_cli: Any) -> None:
@@ -235,7 +233,7 @@ def test_custom_agents_dir(plain: Path) -> None:
     write(plain, "config/agents/a.yaml", "model: m\n")
     write(plain, "agents/ignored.yaml", "not: an agent\n")
     report = validate(plain)
-    assert [item.path for item in report.checked] == ["config/agents/a.yaml"]
+    assert [item.path for item in report.checked] == ["config/agents/a.yaml", "agentver.yaml"]
     assert len(report.findings) == 1
 
 
@@ -305,7 +303,7 @@ def test_eval_suites_are_checked(plain: Path) -> None:
         plain, "evals/a.yaml", "cases:\n  - id: one\n    input: hi\n    assert: [{contains: x}]\n"
     )
     report = validate(plain)
-    assert report.valid and report.summary() == "2 files valid"
+    assert report.valid and report.summary() == "3 files valid"
     write(plain, "evals/a.yaml", "agent: b\ncases: []\n")
     messages = sorted(finding.message for finding in validate(plain).findings)
     assert any(m.startswith("cases:") for m in messages)

@@ -53,13 +53,20 @@ def test_from_a_subfolder_of_the_repository(repo: Repo, run_cli: RunCli) -> None
 
 
 def test_outside_any_repository_is_exit_2(outside: Path, run_cli: RunCli) -> None:
-    (outside / "agents").mkdir()
-    (outside / "agents" / "support.yaml").write_text(BROKEN)
+    (outside / "configs").mkdir()
+    (outside / "configs" / "support.yaml").write_text(BROKEN)
     code, out, err = run_cli("validate", cwd=outside)
     assert (code, out) == (2, "")
     assert err.startswith(f"error: {outside} is not inside an agentver repository")
-    code, _, err = run_cli("validate", "agents/support.yaml", cwd=outside)
+    code, _, err = run_cli("validate", "configs/support.yaml", cwd=outside)
     assert code == 2 and "not inside an agentver repository" in err
+
+
+def test_a_folder_with_agents_but_no_git_is_a_repository(outside: Path, run_cli: RunCli) -> None:
+    (outside / "agents").mkdir()
+    (outside / "agents" / "support.yaml").write_text(BROKEN)
+    code, out, _ = run_cli("validate", "support.yaml", cwd=outside / "agents")
+    assert (code, out.split(":")[:3]) == (1, ["support.yaml", "3", "14"])
 
 
 def test_a_git_repository_without_agentver_is_exit_2(tmp_path: Path, run_cli: RunCli) -> None:
