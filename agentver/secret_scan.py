@@ -1,142 +1,54 @@
-"""Secrets pasted into agent files: API keys, tokens and private key blocks.
+"""Secrets pasted into agentver files: API keys, tokens, passwords and private keys.
 
 ``scan_secrets`` looks at the raw file text (so a key in a comment is found too) and
 reports where each match starts. It never touches the network and never puts a whole
-secret into a message: at most its first and last four characters.
+secret into a message: at most its first and last four characters, plus a fingerprint
+(the first 16 hex characters of the SHA-256 of the matched text) that identifies it
+without revealing it.
 
-Every pattern is anchored on a literal prefix with bounded character classes and no
-nested quantifiers, so scanning stays linear in the size of the file.
+A known false positive is allowed in one of two ways (docs/secrets.md):
+
+- an inline marker ``agentver:allow-secret`` anywhere on the same line (a YAML comment);
+- its fingerprint under ``secrets: {allow: [...]}`` in ``agentver.yaml``.
+
+The rules themselves live in agentver/secret_rules.py.
 """
 
 from __future__ import annotations
 
 import bisect
-import collections
-import math
+import hashlib
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Collection
 
 from agentver.models import Finding
-
-# Shannon entropy (bits per character) below which a key-shaped token is taken for a
-# placeholder such as "sk-xxxxxxxxxxxxxxxxxxxxxxxx". Random 16-character AWS ids sit
-# around 3.6 and practically never below 2.5; "xxxx..." is 0, "abab..." is 1.
-ENTROPY_THRESHOLD = 2.5
-
-# Documented examples and obvious placeholders (compared case-insensitively).
-PLACEHOLDER_MARKERS = (
-    "example",
-    "xxxx",
-    "your",
-    "placeholder",
-    "redacted",
-    "dummy",
-    "changeme",
-    "replace",
-    "insert",
+from agentver.secret_rules import ASSIGNMENT as _ASSIGNMENT
+from agentver.secret_rules import (
+    AWS_HINT_CHARS,
+    AWS_HINT_LINES,
+    AWS_SECRET,
+    BEARER,
+    KEY_MATERIAL,
+    KEY_MATERIAL_WINDOW,
+    KINDS,
+    PLACEHOLDER_MARKERS,
+    PRIVATE_KEY,
+    URL_PASSWORD,
+    assignment_is_secret,
+    entropy,
+    is_placeholder,
+    mixed,
+    url_password_is_secret,
 )
 
-# A key-shaped token is only reported when it is not part of a longer token. The
-# boundary is a lookbehind placed after the literal prefix (not before it) so the regex
-# engine can jump straight to the prefix instead of trying every position.
-_TOKEN = r"A-Za-z0-9_\-"
+__all__ = ["ALLOW_MARKER", "PLACEHOLDER_MARKERS", "entropy", "fingerprint", "mask_secret"]
 
-# AWS secret access keys are 40 base64 characters with no prefix: only flagged after an
-# "aws" hint (not inside a word such as "laws") on the same line or up to two lines above.
-_AWS_HINT_LINES = 3
-_AWS_HINT_CHARS = 300
+ALLOW_MARKER = "agentver:allow-secret"
 
 
-@dataclass(frozen=True)
-class _Kind:
-    label: str
-    pattern: re.Pattern[str]
-    prefix_len: int  # characters of the match that are a fixed, non-secret prefix
-    # extra shape test on the secret body; rejects prose that happens to fit the pattern
-    shape: Callable[[str], bool] = lambda body: True
-
-
-def _mixed(body: str) -> bool:
-    """Real keys of these kinds mix upper case, lower case and digits."""
-    return body != body.lower() and body != body.upper() and _has_digit(body)
-
-
-def _has_digit(body: str) -> bool:
-    return _DIGIT.search(body) is not None
-
-
-_DIGIT = re.compile(r"[0-9]")
-
-_KINDS: tuple[_Kind, ...] = (
-    # Anthropic before OpenAI: both start with "sk-"; OpenAI's pattern excludes "sk-ant-".
-    _Kind(
-        "Anthropic API key",
-        re.compile(rf"sk-ant-(?<![{_TOKEN}]sk-ant-)[{_TOKEN}]{{20,}}"),
-        len("sk-ant-"),
-        _mixed,
-    ),
-    _Kind(
-        "OpenAI API key",
-        # legacy "sk-" keys and "sk-proj-", "sk-svcacct-", "sk-admin-" keys
-        re.compile(rf"sk-(?<![{_TOKEN}]sk-)(?!ant-)[{_TOKEN}]{{20,}}"),
-        len("sk-"),
-        _mixed,
-    ),
-    _Kind(
-        "AWS access key ID",
-        re.compile(r"A[KS]IA(?<![A-Za-z0-9]A[KS]IA)[A-Z0-9]{16}(?![A-Za-z0-9])"),
-        len("AKIA"),
-    ),
-    _Kind(
-        "GitHub token",
-        re.compile(rf"gh[pousr]_(?<![{_TOKEN}]gh[pousr]_)[A-Za-z0-9]{{36,}}"),
-        len("ghp_"),
-    ),
-    _Kind(
-        "GitHub token",
-        re.compile(rf"github_pat_(?<![{_TOKEN}]github_pat_)[A-Za-z0-9_]{{22,}}"),
-        len("github_pat_"),
-    ),
-    _Kind(
-        "Slack token",
-        re.compile(rf"xox[abpr]-(?<![{_TOKEN}]xox[abpr]-)[A-Za-z0-9\-]{{10,}}"),
-        len("xoxb-"),
-        _has_digit,
-    ),
-    _Kind(
-        "Google API key",
-        re.compile(rf"AIza(?<![{_TOKEN}]AIza)[A-Za-z0-9_\-]{{35}}(?![{_TOKEN}])"),
-        len("AIza"),
-    ),
-)
-
-# Bounded by "_" and "-" too, so 40 characters inside a longer key are not taken for one;
-# "=" may precede it (KEY=value) but not follow it (that is a longer base64 blob).
-_AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+_\-])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=_\-])")
-
-# The header is not secret; the base64 body that follows it is. A header alone (a prompt
-# that tells the agent never to print one) is not a finding.
-_PRIVATE_KEY = re.compile(r"-----BEGIN ([A-Z0-9 ]{0,40}?)PRIVATE KEY(?: BLOCK)?-----")
-_KEY_MATERIAL = re.compile(r"[A-Za-z0-9+/=]{40}")
-_KEY_MATERIAL_WINDOW = 400
-
-
-def entropy(value: str) -> float:
-    """Shannon entropy of ``value`` in bits per character (0 for an empty string)."""
-    if not value:
-        return 0.0
-    total = len(value)
-    counts = collections.Counter(value).values()
-    return -sum(n / total * math.log2(n / total) for n in counts)
-
-
-def is_placeholder(value: str, body: str | None = None) -> bool:
-    """True for documented examples and obvious placeholders, which are not flagged."""
-    lowered = value.lower()
-    if any(marker in lowered for marker in PLACEHOLDER_MARKERS):
-        return True
-    return entropy(value if body is None else body) < ENTROPY_THRESHOLD
+def fingerprint(value: str) -> str:
+    """A stable, non-reversible name for one secret: 16 hex characters of its SHA-256."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def mask_secret(value: str) -> str:
@@ -161,9 +73,17 @@ class _Locator:
         index = bisect.bisect_right(self._starts, offset) - 1
         return index + 1, offset - self._starts[index] + 1
 
+    def line_text(self, offset: int) -> str:
+        start = self._text.rfind("\n", 0, offset) + 1
+        end = self._text.find("\n", offset)
+        return self._text[start : end if end >= 0 else len(self._text)]
 
-def _message(label: str, value: str) -> str:
-    return f'secret: possible {label} "{mask_secret(value)}" in file (remove it and rotate the key)'
+
+def _message(label: str, shown: str, value: str) -> str:
+    return (
+        f'secret: possible {label} "{shown}" in file (remove it and rotate the key; '
+        f"if it is not a secret, allow fingerprint {fingerprint(value)})"
+    )
 
 
 def _near_aws_hint(text: str, start: int) -> bool:
@@ -171,14 +91,14 @@ def _near_aws_hint(text: str, start: int) -> bool:
 
     The window is also capped in characters, so a megabyte on one line stays linear.
     """
-    lowest = max(0, start - _AWS_HINT_CHARS)
+    lowest = max(0, start - AWS_HINT_CHARS)
 
     def line_start(end: int) -> int:
         newline = text.rfind("\n", lowest, end)
         return lowest if newline < 0 else newline + 1
 
     window_start = line_start(start)
-    for _ in range(_AWS_HINT_LINES - 1):
+    for _ in range(AWS_HINT_LINES - 1):
         if window_start <= lowest:
             break
         window_start = line_start(window_start - 1)  # skip the newline ending that line
@@ -192,41 +112,81 @@ def _near_aws_hint(text: str, start: int) -> bool:
     return False
 
 
-def _aws_secret_keys(text: str) -> list[tuple[int, str]]:
-    found: list[tuple[int, str]] = []
-    for match in _AWS_SECRET.finditer(text):
-        value = match.group()
-        if _mixed(value) and _near_aws_hint(text, match.start()) and not is_placeholder(value):
-            found.append((match.start(), _message("AWS secret access key", value)))
-    return found
+# (start, end, label, shown text, the secret itself)
+_Match = tuple[int, int, str, str, str]
 
 
-def scan_secrets(text: str, path: str) -> list[Finding]:
-    """Findings for every secret-shaped value in ``text``, sorted by position."""
-    locate = _Locator(text)
-    found: list[tuple[int, str]] = []
-    for kind in _KINDS:
+def _prefixed_keys(text: str) -> list[_Match]:
+    found: list[_Match] = []
+    for kind in KINDS:
         for match in kind.pattern.finditer(text):
             value = match.group()
             body = value[kind.prefix_len :]
             if kind.shape(body) and not is_placeholder(value, body):
-                found.append((match.start(), _message(kind.label, value)))
-    found.extend(_aws_secret_keys(text))
-    for match in _PRIVATE_KEY.finditer(text):
-        following = text[match.end() : match.end() + _KEY_MATERIAL_WINDOW]
-        material = _KEY_MATERIAL.search(following)
-        if material is None or is_placeholder(material.group()):
-            continue
+                found.append((match.start(), match.end(), kind.label, mask_secret(value), value))
+    for match in AWS_SECRET.finditer(text):
+        value = match.group()
+        if mixed(value) and _near_aws_hint(text, match.start()) and not is_placeholder(value):
+            label = "AWS secret access key"
+            found.append((match.start(), match.end(), label, mask_secret(value), value))
+    for match in PRIVATE_KEY.finditer(text):
+        following = text[match.end() : match.end() + KEY_MATERIAL_WINDOW]
+        material = KEY_MATERIAL.search(following)
+        if material is not None and is_placeholder(material.group()):
+            continue  # "-----BEGIN PRIVATE KEY-----\nxxxxxxxx..." in documentation
         header = f"BEGIN {match.group(1)}PRIVATE KEY"
-        found.append(
-            (
-                match.start(),
-                f'secret: possible private key block "{header}" in file '
-                "(remove it and rotate the key)",
-            )
-        )
+        secret = material.group() if material is not None else match.group()
+        found.append((match.start(), match.end(), "private key block", header, secret))
+    return found
+
+
+def _generic(text: str) -> list[_Match]:
+    """Secrets without a prefix: passwords in URLs, Bearer tokens, key=value."""
+    found: list[_Match] = []
+    for match in URL_PASSWORD.finditer(text):
+        password = match.group(1)
+        if url_password_is_secret(password):
+            start, end = match.span(1)
+            found.append((start, end, "password in a URL", mask_secret(password), password))
+    for match in BEARER.finditer(text):
+        token = match.group(1)
+        if not is_placeholder(token) and entropy(token) >= 3.0:
+            start, end = match.span(1)
+            found.append((start, end, "bearer token", mask_secret(token), token))
+    for match in _ASSIGNMENT.finditer(text):
+        name, value = match.group(1), match.group(2).rstrip(".,;")
+        if assignment_is_secret(name, value):
+            start = match.start(2)
+            label = f"secret assigned to {name}"
+            found.append((start, start + len(value), label, mask_secret(value), value))
+    return found
+
+
+def scan_secrets(text: str, path: str, allowed: Collection[str] = frozenset()) -> list[Finding]:
+    """Findings for every secret-shaped value in ``text``, sorted by position.
+
+    ``allowed`` holds fingerprints that are known not to be secrets; a line carrying
+    the ``agentver:allow-secret`` marker is skipped too.
+    """
+    locate = _Locator(text)
+    specific = _prefixed_keys(text)
+    # a prefixed key also assigned to api_key=... is one finding, under its own name
+    spans = [(start, end) for start, end, *_ in specific]
+    matches = specific + [m for m in _generic(text) if not _overlaps(spans, m[0], m[1])]
     findings = []
-    for offset, message in sorted(found):
-        line, col = locate(offset)
-        findings.append(Finding(path=path, line=line, col=col, message=message))
+    seen: set[int] = set()
+    for start, _end, label, shown, secret in sorted(matches):
+        if start in seen or fingerprint(secret) in allowed:
+            continue
+        seen.add(start)
+        if ALLOW_MARKER in locate.line_text(start):
+            continue
+        line, col = locate(start)
+        findings.append(
+            Finding(path=path, line=line, col=col, message=_message(label, shown, secret))
+        )
     return findings
+
+
+def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    return any(other_start < end and start < other_end for other_start, other_end in spans)

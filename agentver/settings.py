@@ -30,6 +30,7 @@ _KNOWN_KEYS = {
     "eval": "evaluation settings",
     "commit_graph": "write git's commit-graph for fast history (default: true)",
     "watch": "canary watch: bot author, git remote, push attempts, claim lease",
+    "secrets": "allow: fingerprints of known false positives of the secret scan",
 }
 
 

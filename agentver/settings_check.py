@@ -29,6 +29,7 @@ from agentver.config import Loaded, Path_, load_yaml
 from agentver.errors import AgentverError, ConfigError
 from agentver.models import Finding
 from agentver.policy import Policy, parse_policies
+from agentver.secret_scan import scan_secrets
 from agentver.settings import SETTINGS_FILE, Settings, settings_from_loaded
 from agentver.storable import storable_problems
 
@@ -46,6 +47,7 @@ class SettingsCheck:
     settings: Settings | None
     policies: Mapping[str, Policy] = field(default_factory=dict)
     findings: tuple[Finding, ...] = ()
+    allowed_secrets: frozenset[str] = frozenset()  # fingerprints under secrets.allow
 
 
 @lru_cache(maxsize=1)
@@ -72,6 +74,9 @@ def check_settings(root: Path, shown: str = SETTINGS_FILE) -> SettingsCheck:
     except ConfigError as exc:
         return SettingsCheck(None, findings=(Finding(shown, exc.line, exc.col, exc.reason),))
     found = [problem.finding(shown) for problem in storable_problems(loaded)]
+    allowed = allowed_secrets(loaded.data)
+    # a store URL with its password is the classic leak of this file
+    found.extend(scan_secrets(loaded.text, shown, allowed))
     schema_found = schema_findings(loaded)
     found.extend(schema_found)
     settings: Settings | None
@@ -87,14 +92,26 @@ def check_settings(root: Path, shown: str = SETTINGS_FILE) -> SettingsCheck:
     else:
         with contextlib.suppress(AgentverError):  # the schema finding says what is wrong
             policies = parse_policies(settings.raw.get("policies"), SETTINGS_FILE)
-    return SettingsCheck(settings, policies, tuple(_sorted(found)))
+    return SettingsCheck(settings, policies, tuple(_sorted(found)), allowed)
+
+
+def allowed_secrets(data: Any) -> frozenset[str]:
+    """Fingerprints of known false positives (``secrets: {allow: [...]}``)."""
+    section = data.get("secrets") if isinstance(data, dict) else None
+    allow = section.get("allow") if isinstance(section, dict) else None
+    return (
+        frozenset(item for item in allow if isinstance(item, str))
+        if isinstance(allow, list)
+        else frozenset()
+    )
 
 
 def _semantic(
     loaded: Loaded, settings: Settings, root: Path, found: list[Finding]
 ) -> Mapping[str, Policy]:
     """Run the parsers the commands use; each refusal becomes a finding at its section."""
-    from agentver.canary_eval import rule_for
+    from agentver.canary.evaluate import rule_for
+    from agentver.canary.watch import watch_settings
     from agentver.evals.settings import parse_eval_settings
 
     def attempt(section: str, parse: Callable[[], Any]) -> Any:
@@ -110,6 +127,7 @@ def _semantic(
         "policies", lambda: parse_policies(settings.raw.get("policies"), SETTINGS_FILE)
     )
     attempt("providers", lambda: parse_eval_settings(settings.raw, root=root))
+    attempt("watch", lambda: watch_settings(settings))
     canary = settings.raw.get("canary")
     agents = canary.get("agents") if isinstance(canary, dict) else None
     for agent in ["*", *(sorted(agents) if isinstance(agents, dict) else [])]:

@@ -22,7 +22,7 @@ Nothing here touches the network.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -163,7 +163,7 @@ def validate(cwd: Path, paths: Sequence[str] = ()) -> ValidationReport:
         except UsageError as exc:
             findings.append(Finding(checked.path, 1, 1, exc.message))
             continue
-        findings.extend(check_file(raw, checked, check.policies))
+        findings.extend(check_file(raw, checked, check.policies, check.allowed_secrets))
     return ValidationReport(root, tuple(item for _, item in targets), tuple(findings), skipped)
 
 
@@ -187,13 +187,18 @@ def _inside(target: Path, root: Path) -> bool:
     return target == root or root in target.parents
 
 
-def check_file(raw: bytes, checked: Checked, policies: Mapping[str, Policy]) -> list[Finding]:
+def check_file(
+    raw: bytes,
+    checked: Checked,
+    policies: Mapping[str, Policy],
+    allowed: Collection[str] = frozenset(),
+) -> list[Finding]:
     """Findings for one file of a known kind, sorted by position."""
     stem = PurePosixPath(checked.path.replace(os.sep, "/")).stem
     if checked.kind == "agent":
-        found = agent_findings(raw, checked.path, stem, policies)
+        found = agent_findings(raw, checked.path, stem, policies, allowed)
     elif checked.kind == "eval":
-        found = eval_findings(raw, checked.path, stem)
+        found = eval_findings(raw, checked.path, stem, allowed)
     else:
         parts = PurePosixPath(checked.path.replace(os.sep, "/")).parts
         found = pointer_findings(raw, checked.path, parts[-2] if len(parts) > 1 else "", stem)
@@ -201,7 +206,11 @@ def check_file(raw: bytes, checked: Checked, policies: Mapping[str, Policy]) -> 
 
 
 def agent_findings(
-    raw: bytes, path: str, agent_id: str, policies: Mapping[str, Policy]
+    raw: bytes,
+    path: str,
+    agent_id: str,
+    policies: Mapping[str, Policy],
+    allowed: Collection[str] = frozenset(),
 ) -> list[Finding]:
     """Every problem of one agent file: id, syntax, schema, policy and secrets."""
     found: list[Finding] = []
@@ -217,7 +226,7 @@ def agent_findings(
         )
     if path.endswith(".yml"):
         found.append(Finding(path, 1, 1, "agent files end in .yaml: rename it (.yml is ignored)"))
-    found.extend(_secrets(raw, path))
+    found.extend(_secrets(raw, path, allowed))
     loaded = _load(raw, path, found)
     if loaded is not None:
         found.extend(_storable(loaded))
@@ -230,7 +239,9 @@ def agent_findings(
     return _sorted(found)
 
 
-def eval_findings(raw: bytes, path: str, agent_id: str) -> list[Finding]:
+def eval_findings(
+    raw: bytes, path: str, agent_id: str, allowed: Collection[str] = frozenset()
+) -> list[Finding]:
     """An evaluation suite: exactly what ``eval`` and the gate refuse, plus secrets and
     the storable rule (agentver.evals.suite.load_suite raises the first of these)."""
     from agentver.evals.suite import loaded_suite_findings
@@ -238,7 +249,7 @@ def eval_findings(raw: bytes, path: str, agent_id: str) -> list[Finding]:
     found: list[Finding] = []
     if not is_agent_id(agent_id):
         found.append(Finding(path, 1, 1, f"invalid agent id {agent_id!r} in the file name"))
-    found.extend(_secrets(raw, path))
+    found.extend(_secrets(raw, path, allowed))
     loaded = _load(raw, path, found)
     if loaded is not None:
         found.extend(_storable(loaded))
@@ -292,11 +303,11 @@ def _tab_at(raw: bytes, line: int, col: int) -> bool:
     return b"\t" in text[: max(col, 1)] or text[:1] == b"\t"
 
 
-def _secrets(raw: bytes, path: str) -> list[Finding]:
+def _secrets(raw: bytes, path: str, allowed: Collection[str] = frozenset()) -> list[Finding]:
     # Scanned even when the YAML is broken: a pasted key is a problem either way.
     if len(raw) > MAX_BYTES:
         return []
-    return scan_secrets(raw.decode("utf-8", "replace").removeprefix("\ufeff"), path)
+    return scan_secrets(raw.decode("utf-8", "replace").removeprefix("\ufeff"), path, allowed)
 
 
 def _sorted(found: list[Finding]) -> list[Finding]:

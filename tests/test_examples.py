@@ -120,7 +120,7 @@ def config_repo(tmp_path: Path) -> Path:
 def test_sample_repository_validates(config_repo: Path) -> None:
     report = validate(config_repo)
     assert report.valid, [str(f) for f in report.findings]
-    assert report.summary() == "4 files valid"  # three agents and one evaluation suite
+    assert report.summary() == "5 files valid"  # three agents, one suite, agentver.yaml
     settings = load_settings(config_repo)
     assert settings.environments == ("staging", "production")
     assert settings.default_environment == "production"

@@ -16,7 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentver.models import Finding
-from agentver.secret_scan import PLACEHOLDER_MARKERS, entropy, mask_secret, scan_secrets
+from agentver.secret_scan import (
+    PLACEHOLDER_MARKERS,
+    entropy,
+    fingerprint,
+    mask_secret,
+    scan_secrets,
+)
 
 RNG = random.Random(20261126)
 ALNUM = string.ascii_letters + string.digits
@@ -131,7 +137,8 @@ def test_each_kind_is_found_at_its_line_and_column(label: str, make: Callable[[]
     message = findings[0].message
     assert message == (
         f'secret: possible {label} "{secret[:4]}…{secret[-4:]}" in file '
-        "(remove it and rotate the key)"
+        f"(remove it and rotate the key; if it is not a secret, allow fingerprint "
+        f"{fingerprint(secret)})"
     )
     assert_not_leaked(findings, secret)
 
@@ -163,7 +170,9 @@ def test_aws_secret_access_key_needs_an_aws_hint_nearby() -> None:
 
     far_away = "aws: yes\n" + "\n" * 5 + f"value: {secret}\n"
     assert scan_secrets(far_away, "a.yaml") == []
-    assert scan_secrets(f"token: {secret}\n", "a.yaml") == []
+    # no "aws" hint: not an AWS key, but a random value assigned to a token is a secret
+    (generic,) = scan_secrets(f"token: {secret}\n", "a.yaml")
+    assert "secret assigned to token" in generic.message
     assert scan_secrets(f"the laws say: {secret}\n", "a.yaml") == []
     assert len(scan_secrets(f"MY_AWS_KEY={secret}\n", "a.yaml")) == 1
 
@@ -185,9 +194,9 @@ def test_private_key_block_is_found_and_its_body_never_shown() -> None:
     )
     findings = scan_secrets(text, "a.yaml")
     assert [(f.line, f.col) for f in findings] == [(4, 3)]
-    assert findings[0].message == (
+    assert findings[0].message.startswith(
         'secret: possible private key block "BEGIN RSA PRIVATE KEY" in file '
-        "(remove it and rotate the key)"
+        "(remove it and rotate the key; if it is not a secret, allow fingerprint "
     )
     for line in body:
         assert_not_leaked(findings, line)
@@ -198,9 +207,12 @@ def test_private_key_block_is_found_and_its_body_never_shown() -> None:
     assert [(f.line, f.col) for f in scan_secrets(plain, "a.yaml")] == [(1, 5)]
 
 
-def test_a_private_key_header_alone_is_not_a_secret() -> None:
-    text = "system_prompt: Never print anything like -----BEGIN RSA PRIVATE KEY-----.\n"
-    assert scan_secrets(text, "a.yaml") == []
+def test_a_bare_private_key_header_is_a_finding_but_prose_is_not() -> None:
+    """Issue 14: a bare BEGIN RSA PRIVATE KEY line (a half-pasted key) was missed."""
+    text = "system_prompt: |\n  -----BEGIN RSA PRIVATE KEY-----\n"
+    assert [(f.line, f.col) for f in scan_secrets(text, "a.yaml")] == [(2, 3)]
+    prose = "system_prompt: Never print an RSA private key or a BEGIN PRIVATE KEY line.\n"
+    assert scan_secrets(prose, "a.yaml") == []
 
 
 @pytest.mark.parametrize(
