@@ -13,7 +13,8 @@ import pytest
 import yaml
 from conftest import Repo, RunCli
 
-from agentver import canary_rule, settings
+from agentver import settings
+from agentver.canary import settings as canary_settings
 from agentver.evals import settings as eval_settings
 from agentver.init import init_repository
 
@@ -34,7 +35,7 @@ def test_the_schema_knows_every_key_the_code_reads() -> None:
     properties = SCHEMA["properties"]
     assert set(properties) == set(settings._KNOWN_KEYS)
     rule_keys = set(SCHEMA["$defs"]["canary_rule"]["properties"])
-    assert rule_keys == set(canary_rule._KEYS)
+    assert rule_keys == set(canary_settings._KEYS)
     assert set(properties["canary"]["properties"]) == rule_keys | {"agents"}
     assert set(SCHEMA["$defs"]["gate_entry"]["properties"]) == set(eval_settings._GATE_KEYS)
     provider = set(SCHEMA["$defs"]["provider"]["properties"])
@@ -165,7 +166,7 @@ def test_a_good_agentver_yaml_with_every_section_passes(repo: Repo, run_cli: Run
         "agents_dir: agents\nenvironments: [staging, production]\ndefault_environment: staging\n"
         "store: sqlite:///.agentver/runtime.db\ncommit_graph: false\n"
         "policies:\n  '*': {forbid: [as an AI language model]}\n  support: {require: [billing]}\n"
-        "canary:\n  rollback_ratio: 2\n  latency_ratio: null\n  agents:\n    support: {min_requests: 50}\n"
+        "canary:\n  rollback_ratio: 2\n  latency_threshold_ms: null\n  agents:\n    support: {min_requests: 50}\n"
         "gate:\n  '*': {min_score: 0.8}\n  support: {not_worse_than: active}\n"
         "providers:\n  local: {base_url: 'http://127.0.0.1:9', api_key_env: LOCAL_KEY, timeout: 5}\n"
         "  script: {type: command, command: [python, answer.py]}\n"
