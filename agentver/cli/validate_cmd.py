@@ -19,13 +19,16 @@ def validate_command(
     paths: list[str] = typer.Argument(
         None,
         metavar="PATH",
-        help="Files or folders to check (default: every agent and eval suite). "
-        "Files that are not agentver files are skipped, so a hook can pass what was staged.",
+        help="Files or folders to check (default: the whole repository: agents, eval suites, "
+        "pointer files and agentver.yaml). The repository is found from the paths, as git "
+        "does; a path outside any agentver repository is exit 2. Files that are not "
+        "agentver files are skipped, so a hook can pass what was staged.",
         show_default=False,
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
 ) -> None:
-    """Check YAML syntax, duplicate keys, schema, agent ids, policies and secrets.
+    """Check YAML syntax, duplicate keys, schemas, storable values, agent ids, policies
+    and secrets: everything that would make deploy, canary, eval or sync refuse a file.
 
     Prints every problem as path:line:col: message and exits 1 if there is any.
     """
