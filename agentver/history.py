@@ -35,9 +35,9 @@ from agentver.gitrepo import CommitInfo, FileChange, GitRepo
 from agentver.hashing import config_hash
 from agentver.models import AgentConfig, Version
 from agentver.parallel import parallel_map
-from agentver.settings import Settings
+from agentver.settings import SETTINGS_FILE, Settings
 from agentver.storable import MAX_FILE_BYTES, storable_problems, value_problems
-from agentver.validity import RULES_VERSION
+from agentver.validity import RULES_VERSION, PolicyChecker
 
 # 2: versions stored as rows (list --json reads ~16k of them); 3: validity with reasons
 CACHE_FORMAT = "3"
@@ -159,6 +159,7 @@ class HistoryIndex:
         self.cache_dir = self.cache_root / "history" / f"{self.head}-{key[:12]}"
         rules = f"{schema_digest[:12]}-r{RULES_VERSION}"
         self.blob_cache_path = self.cache_root / f"blobs-{rules}.json"
+        self.policies = PolicyChecker(repo, self.cache_root / f"policies-r{RULES_VERSION}.json")
         self._memo: dict[str, AgentHistory] = {}
         # Configs parsed by this process, by blob id, so that sync does not parse a blob
         # a second time; bounded, since a cold history can hold 100,000 versions.
@@ -233,13 +234,14 @@ class HistoryIndex:
         new = self._events(f"{previous_head}..{self.head}", [f"{self.settings.agents_dir}/"])
         for agent, (path, events, blobs) in new.items():
             histories[agent] = _build(agent, path, events, blobs, histories.get(agent))
-        return histories
+        return self.policies.apply(histories, self.settings)
 
     def _compute(self, pathspecs: list[str]) -> dict[str, AgentHistory]:
-        return {
+        histories = {
             agent: _build(agent, path, events, blobs)
             for agent, (path, events, blobs) in self._events(self.head, pathspecs).items()
         }
+        return self.policies.apply(histories, self.settings)
 
     def _events(
         self, revisions: str, pathspecs: list[str]
@@ -252,9 +254,20 @@ class HistoryIndex:
                 "(once; set `commit_graph: false` in agentver.yaml to opt out)"
             )
         per_file: dict[str, list[tuple[CommitInfo, FileChange]]] = {}
-        for info, changes in self.repo.log_changes(revisions, pathspecs):
+        # every commit of the log with the agentver.yaml blob it committed ("" = untouched):
+        # a version's policies are those committed at its commit (docs/design.md §8)
+        timeline: list[tuple[str, str | None]] = []
+        for info, changes in self.repo.log_changes(revisions, [*pathspecs, SETTINGS_FILE]):
+            settings_blob: str | None = ""
             for change in changes:
+                if change.path == SETTINGS_FILE:
+                    settings_blob = change.blob
+                    continue
                 per_file.setdefault(change.path, []).append((info, change))
+            timeline.append((info.commit, settings_blob))
+        base, _, _ = revisions.rpartition("..")
+        start = self.repo.blob_at(base, SETTINGS_FILE) if base else None
+        self.policies.settings_timeline(start, reversed(timeline))
         blobs = self._blob_infos(per_file)
         out: dict[str, tuple[str, list[tuple[CommitInfo, FileChange]], dict[str, BlobInfo]]] = {}
         prefix = f"{self.settings.agents_dir}/"

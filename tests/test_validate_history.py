@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from conftest import Repo, RunCli
@@ -67,3 +68,53 @@ def test_a_bad_tag_in_history_is_a_warning_not_a_crash(repo: Repo, run_cli: RunC
     code, out, err = run_cli("history", "support", cwd=repo.path)
     assert code == 0 and "v1" in out
     assert f"at commit {bad[:10]}" in err and "cannot be read as a YAML int" in err
+
+
+BILLING = 'policies:\n  support: {require: ["billing"]}\n'
+
+
+def test_a_version_that_breaks_a_committed_policy_is_invalid(repo: Repo, run_cli: RunCli) -> None:
+    """Issue 14: the deleted billing paragraph was shown "valid": true."""
+    repo.write("agentver.yaml", BILLING)
+    repo.commit("policy")
+    repo.commit_agent("support", GOOD, "v1")
+    repo.commit_agent("support", "model: gpt-4o\nsystem_prompt: You help.\n", "drop billing")
+    _, out, _ = run_cli("history", "support", "--json", cwd=repo.path)
+    versions = {v["version"]: v for v in json.loads(out)["versions"]}
+    assert (versions[1]["valid"], versions[1]["problems"]) == (True, [])
+    assert versions[2]["valid"] is False
+    assert versions[2]["problems"] == [
+        'line 2, col 1: policy: system prompt must contain "billing" (policy for support)'
+    ]
+    _, out, _ = run_cli("list", "--json", cwd=repo.path)
+    assert json.loads(out)["agents"][0]["invalid"] == [2]
+
+
+def test_policies_are_those_committed_at_the_versions_commit(repo: Repo) -> None:
+    repo.commit_agent("support", "model: gpt-4o\nsystem_prompt: You help.\n", "v1, no policy yet")
+    repo.write("agentver.yaml", BILLING)
+    repo.commit("policy")  # later policy: v1 stays as it was judged
+    repo.commit_agent("support", "model: gpt-4o\nsystem_prompt: You help a lot.\n", "v2")
+    repo.write("agentver.yaml", "policies: {}\n")  # uncommitted edits never count
+    versions = Workspace.open(repo.path).history("support").versions
+    assert [v.valid for v in versions] == [True, False]
+
+
+def test_policy_validity_survives_caches_and_incremental_history(
+    repo: Repo, run_cli: RunCli
+) -> None:
+    repo.write("agentver.yaml", BILLING)
+    repo.commit("policy")
+    repo.commit_agent("support", GOOD, "v1")
+    first = run_cli("list", "--json", cwd=repo.path)  # caches HEAD's histories
+    repo.commit_agent("support", "model: gpt-4o\nsystem_prompt: Hi.\n", "v2 drops billing")
+    repo.commit_agent("support", GOOD + "temperature: 0.2\n", "v3 restores it")
+    warm = run_cli("history", "support", "--json", cwd=repo.path)
+    listed = run_cli("list", "--json", cwd=repo.path)  # extends the cached lists
+    for cache in repo.path.joinpath(".git").glob("agentver*"):
+        shutil.rmtree(cache)
+    cold = run_cli("history", "support", "--json", cwd=repo.path)
+    assert first[0] == 0 and warm == cold
+    valid = [(v["version"], v["valid"]) for v in json.loads(cold[1])["versions"]]
+    assert valid == [(3, True), (2, False), (1, True)]
+    assert json.loads(listed[1])["agents"][0]["invalid"] == [2]
