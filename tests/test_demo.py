@@ -155,7 +155,9 @@ def test_five_versions_with_demo_identity_and_pinned_dates(demo: DemoRun) -> Non
     dates = [v["created_at"] for v in oldest_first]
     assert dates == sorted(dates) and len(set(dates)) == 5
     assert dates[0] == "2025-03-05T09:00:00Z"  # fixed clock: the same on every run
-    assert all(v["valid"] for v in versions)
+    # v4 deleted the billing paragraph the committed policy requires: invalid, and why
+    assert [v["valid"] for v in oldest_first] == [True, True, True, False, False]
+    assert all("billing" in v["problems"][0] for v in oldest_first[3:])
     assert versions[0]["deployed"] == {"staging": "active"}
     assert versions[2]["deployed"] == {"production": "active"}
 
