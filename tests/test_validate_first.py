@@ -89,6 +89,16 @@ CASES = {
     "agent alias bomb": Case(
         "agents/support.yaml", GOOD + BOMB, ("deploy", "support", "latest"), "alias"
     ),
+    "agent breaks a committed policy": Case(
+        "agents/support.yaml",
+        "model: gpt-4o\nsystem_prompt: You help.\n",
+        ("deploy", "support", "latest"),
+        'policy: system prompt must contain "billing"',
+        lambda repo: (
+            repo.write("agentver.yaml", 'policies:\n  support: {require: ["billing"]}\n'),
+            repo.commit("policy"),
+        ),
+    ),
     # agentver.yaml
     "settings unusable": Case(
         "agentver.yaml", "agents_dri: agents\n", ("list",), "unknown setting"
@@ -170,6 +180,7 @@ CASES = {
 
 METRICS = '{"stable": {"requests": 500, "errors": 5}, "canary": {"requests": 500, "errors": 5}}'
 REFUSALS = {
+    "agent breaks a committed policy": 'is invalid: policy: system prompt must contain "billing"',
     "agent fails the schema": "support v1",
     "agent integer beyond 64 bits": "support v1",
     "agent hex in guardrails": "support v1",
