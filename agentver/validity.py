@@ -70,6 +70,20 @@ def validity_reasons(version: Version) -> tuple[str, ...]:
     return version.problems if not version.valid else ()
 
 
+POLICY_MARK = ": policy: "  # how a policy reason reads: "line 2, col 1: policy: ..."
+
+
+def policy_reasons(version: Version) -> tuple[str, ...]:
+    """The policy findings among the reasons: deployable with ``--skip-gate --reason``."""
+    return tuple(p for p in validity_reasons(version) if POLICY_MARK in p)
+
+
+def unservable_reasons(version: Version) -> tuple[str, ...]:
+    """Schema and storable reasons: the store and the runtime cannot serve such a version,
+    so no override deploys it and ``sync`` skips it (a policy reason does neither)."""
+    return tuple(p for p in validity_reasons(version) if POLICY_MARK not in p)
+
+
 class PolicyChecker:
     """Policies of the ``agentver.yaml`` committed at each version's commit."""
 

@@ -10,7 +10,13 @@ import pytest
 from conftest import Repo, RunCli
 
 from agentver.errors import CheckFailed
-from agentver.validity import InvalidVersion, require_valid, validity_reasons
+from agentver.validity import (
+    InvalidVersion,
+    policy_reasons,
+    require_valid,
+    unservable_reasons,
+    validity_reasons,
+)
 from agentver.workspace import Workspace
 
 GOOD = "model: gpt-4o\nsystem_prompt: You help with billing.\n"
@@ -45,6 +51,8 @@ def test_unstorable_versions_keep_their_numbers_and_say_why(repo: Repo, run_cli:
 
     code, out, _ = run_cli("list", "--json", cwd=repo.path)
     assert json.loads(out)["agents"][0]["invalid"] == [2, 3]
+    assert unservable_reasons(history.versions[1]) == history.versions[1].problems
+    assert policy_reasons(history.versions[1]) == ()
     code, out, _ = run_cli("show", "support", "2", cwd=repo.path)
     assert "valid:       no" in out and "outside the 64-bit range" in out
 
@@ -88,6 +96,8 @@ def test_a_version_that_breaks_a_committed_policy_is_invalid(repo: Repo, run_cli
     ]
     _, out, _ = run_cli("list", "--json", cwd=repo.path)
     assert json.loads(out)["agents"][0]["invalid"] == [2]
+    version = Workspace.open(repo.path).history("support").versions[1]
+    assert policy_reasons(version) == version.problems and unservable_reasons(version) == ()
 
 
 def test_policies_are_those_committed_at_the_versions_commit(repo: Repo) -> None:
