@@ -1,21 +1,21 @@
 """``agentver validate``: collect files, run every check, return located findings.
 
-What gets checked:
+One rule set for every file agentver reads, so that "validate passed" means deploy,
+canary, eval and sync will not refuse a file's content (tests/test_validate_first.py):
 
-- No paths: every agent (``<root>/<agents_dir>/*.yaml``) and evaluation suite
-  (``<root>/evals/*.yaml``).
+- No paths: the whole repository: every agent (``<agents_dir>/*.yaml``), evaluation
+  suite (``evals/*.yaml``), pointer file and ``agentver.yaml``.
 - With paths, exactly those files, each checked by its kind, decided by where it lives
-  in the repository: an agent file, an evaluation suite, a pointer file
-  (``.agentver/deployments/<env>/<agent>.yaml``) or ``agentver.yaml``. Naming
-  ``agentver.yaml`` checks it *and every agent*, because a policy change there can make
-  an unchanged agent fail (so a pre-commit run that stages only ``agentver.yaml`` still
-  catches it). A directory stands for the agentver files under it. Any other existing
-  file is skipped silently (counted as skipped, never an error), so a hook can pass
-  whatever was staged. A path that does not exist is an error (exit 2).
-- A broken ``agentver.yaml`` (or policies section) raises: the request cannot be
-  carried out without the settings.
+  in the repository. Naming ``agentver.yaml`` checks it *and every agent*, because a
+  policy change there can make an unchanged agent fail. A directory stands for the
+  agentver files under it. Any other existing file is skipped (counted, never an
+  error), so a hook can pass whatever was staged. A missing path is exit 2.
+- ``agentver.yaml`` configures the check itself, so its problems are reported whichever
+  files were named (agentver.settings_check); when it is unusable (agents cannot even
+  be found) that is exit 2, like every other command.
 
-The repository root is the git top level around ``cwd``, or ``cwd`` outside a work tree.
+The repository is found from the paths (or ``cwd``) as git does (repository_root); a
+path outside any agentver repository, or paths in two repositories, are exit 2.
 Nothing here touches the network.
 """
 
