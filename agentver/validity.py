@@ -84,6 +84,22 @@ def unservable_reasons(version: Version) -> tuple[str, ...]:
     return tuple(p for p in validity_reasons(version) if POLICY_MARK not in p)
 
 
+def _passes_fast(raw: bytes, policy: Policy) -> bool:
+    """True when the prompt surely meets ``policy`` (libyaml's fast path, no locations);
+    False means "check it with the located loader", which then reports where."""
+    from agentver.fastyaml import fast_load
+    from agentver.policy import normalize
+
+    ok, data = fast_load(raw)
+    prompt = data.get("system_prompt") if ok and isinstance(data, dict) else None
+    if not isinstance(prompt, str):
+        return False
+    text = normalize(prompt)
+    return all(normalize(p) in text for p in policy.require) and not any(
+        normalize(p) in text for p in policy.forbid
+    )
+
+
 class PolicyChecker:
     """Policies of the ``agentver.yaml`` committed at each version's commit."""
 
@@ -157,6 +173,9 @@ class PolicyChecker:
         contents = self.repo.read_blobs({v.blob for v, _, _ in pending.values()})
         for key, (version, policy, path) in pending.items():
             raw = contents.get(version.blob)
+            if raw is not None and _passes_fast(raw, policy):
+                self._store(key, [])  # the common case: no located parse needed
+                continue
             try:
                 loaded = load_yaml(raw or b"", path)
             except AgentverError:
