@@ -159,12 +159,14 @@ class HistoryIndex:
         self.cache_dir = self.cache_root / "history" / f"{self.head}-{key[:12]}"
         rules = f"{schema_digest[:12]}-r{RULES_VERSION}"
         self.blob_cache_path = self.cache_root / f"blobs-{rules}.json"
-        self.policies = PolicyChecker(repo, self.cache_root / f"policies-r{RULES_VERSION}.json")
         self._memo: dict[str, AgentHistory] = {}
         # Configs parsed by this process, by blob id, so that sync does not parse a blob
         # a second time; bounded, since a cold history can hold 100,000 versions.
         self._parsed: dict[str, AgentConfig] = {}
         self._parsed_bytes = 0
+        self.policies = PolicyChecker(
+            repo, self.cache_root / f"policies-r{RULES_VERSION}.json", self._known_prompt
+        )
 
     # -- public -----------------------------------------------------------------------
 
@@ -304,6 +306,10 @@ class HistoryIndex:
                     self._parsed_bytes += len(raw)
             self._save_blob_cache(cache)
         return cache
+
+    def _known_prompt(self, blob: str) -> str | None:
+        config = self._parsed.get(blob)
+        return config.system_prompt if config is not None else None
 
     def parsed_config(self, blob: str) -> AgentConfig | None:
         """The config of ``blob`` if this process already parsed it (else None: read it)."""

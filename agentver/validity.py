@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from agentver.config import load_yaml
 from agentver.errors import AgentverError, CheckFailed
 from agentver.models import Version
-from agentver.policy import Policy, check_policy, parse_policies, policies_for
+from agentver.policy import Policy, check_policy, normalize, parse_policies, policies_for
 
 if TYPE_CHECKING:
     from agentver.gitrepo import GitRepo
@@ -88,12 +88,14 @@ def _passes_fast(raw: bytes, policy: Policy) -> bool:
     """True when the prompt surely meets ``policy`` (libyaml's fast path, no locations);
     False means "check it with the located loader", which then reports where."""
     from agentver.fastyaml import fast_load
-    from agentver.policy import normalize
 
     ok, data = fast_load(raw)
     prompt = data.get("system_prompt") if ok and isinstance(data, dict) else None
-    if not isinstance(prompt, str):
-        return False
+    return isinstance(prompt, str) and _meets(prompt, policy)
+
+
+def _meets(prompt: str, policy: Policy) -> bool:
+    """The same test as agentver.policy.check_policy, without locating anything."""
     text = normalize(prompt)
     return all(normalize(p) in text for p in policy.require) and not any(
         normalize(p) in text for p in policy.forbid
@@ -103,9 +105,16 @@ def _passes_fast(raw: bytes, policy: Policy) -> bool:
 class PolicyChecker:
     """Policies of the ``agentver.yaml`` committed at each version's commit."""
 
-    def __init__(self, repo: GitRepo, cache_path: Path) -> None:
+    def __init__(
+        self,
+        repo: GitRepo,
+        cache_path: Path,
+        known_prompt: Callable[[str], str | None] = lambda blob: None,
+    ) -> None:
         self.repo = repo
         self.cache_path = cache_path
+        # the prompt of a blob history parsed a moment ago (None: read it again)
+        self.known_prompt = known_prompt
         self._cache: dict[str, list[str]] | None = None
         self._dirty = False
         self._settings_at: dict[str, str | None] = {}
@@ -144,7 +153,10 @@ class PolicyChecker:
                     self._store(key, [f"line 1, col 1: policy: {policies}"])
                     continue
                 policy = policies_for(version.agent, policies)
-                if not (policy.require or policy.forbid):
+                prompt = self.known_prompt(version.blob)
+                if not (policy.require or policy.forbid) or (
+                    prompt is not None and _meets(prompt, policy)
+                ):
                     self._store(key, [])
                     continue
                 pending[key] = (version, policy, f"{settings.agents_dir}/{version.agent}.yaml")
