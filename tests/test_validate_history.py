@@ -128,3 +128,28 @@ def test_policy_validity_survives_caches_and_incremental_history(
     valid = [(v["version"], v["valid"]) for v in json.loads(cold[1])["versions"]]
     assert valid == [(3, True), (2, False), (1, True)]
     assert json.loads(listed[1])["agents"][0]["invalid"] == [2]
+
+
+def test_a_policy_override_is_published_but_an_unstorable_version_never(
+    repo: Repo, run_cli: RunCli
+) -> None:
+    """A policy finding is overridable (deploy --skip-gate --reason, recorded in git), so
+    sync publishes that pointer; schema and storable problems are not (unservable)."""
+    repo.write("agentver.yaml", BILLING)
+    repo.commit("policy")
+    repo.commit_agent("support", GOOD, "v1")
+    repo.commit_agent("support", "model: gpt-4o\nsystem_prompt: You help.\n", "v2 drops billing")
+    code, _, err = run_cli(
+        "deploy", "support", "2", "--skip-gate", "--reason", "known", cwd=repo.path
+    )
+    assert code == 0, err
+    code, out, err = run_cli("sync", cwd=repo.path)
+    assert code == 0, out + err
+    assert "not published" not in out + err
+    code, out, _ = run_cli("history", "support", "--json", cwd=repo.path)
+    latest = json.loads(out)["versions"][0]
+    assert (latest["version"], latest["valid"], latest["deployed"]) == (
+        2,
+        False,
+        {"production": "active"},
+    )

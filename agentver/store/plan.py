@@ -22,6 +22,7 @@ from agentver.store.base import (
     VersionConflict,
 )
 from agentver.store.rows import FIELD_NAMES, HASH_INDEX, decode_row, normalize_pointer, version_row
+from agentver.validity import unservable_reasons
 
 
 def _is_empty(pointer: Pointer) -> bool:
@@ -104,7 +105,9 @@ def compute_plan(
                     f"{role} v{slot.version} ({slot.config_hash}) but git's "
                     f"v{slot.version} has hash {found.version.config_hash}"
                 )
-            if not found.version.valid:
+            # Schema and storable problems make a version unservable; a policy finding
+            # does not (deploy --skip-gate --reason records that override in git).
+            if unservable_reasons(found.version):
                 return f"{role} v{slot.version} is not a valid version (run `agentver validate`)"
         return None
 
