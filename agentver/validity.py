@@ -80,8 +80,13 @@ def policy_reasons(version: Version) -> tuple[str, ...]:
 
 def unservable_reasons(version: Version) -> tuple[str, ...]:
     """Schema and storable reasons: the store and the runtime cannot serve such a version,
-    so no override deploys it and ``sync`` skips it (a policy reason does neither)."""
-    return tuple(p for p in validity_reasons(version) if POLICY_MARK not in p)
+    so no override deploys it and ``sync`` skips it (a policy reason does neither).
+    An invalid version without recorded reasons counts as unservable: never guess."""
+    if version.valid:
+        return ()
+    if not version.problems:
+        return ("not valid (no reason recorded)",)
+    return tuple(p for p in version.problems if POLICY_MARK not in p)
 
 
 def _passes_fast(raw: bytes, policy: Policy) -> bool:
