@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from types import TracebackType
 
 from agentver.errors import NotFound, StoreError
 from agentver.models import Pointer, ResolvedConfig
+from agentver.runtime.outcomes import OutcomeQueue
 from agentver.runtime.refresher import MODES, Refresher
 from agentver.runtime.served import Entry, build_entries
 from agentver.store import Outcome, RuntimeState, Store, StoreNotInitialized, open_store
@@ -116,14 +116,10 @@ class RuntimeClient:
             raise ValueError(f"ttl must be positive, not {ttl!r}")
         self.environment = environment
         self.ttl = ttl
-        self._flush_interval = flush_interval
-        self._batch_size = batch_size
-        self._max_queue = max_queue
         # Connections (docs/runtime.md): the refresh thread reads through ``_reader``,
         # whose connection a listening client keeps open as its listener; other modes
         # close it after each reload (reloads are rare). Outcomes go through ``_store``,
         # kept open while outcomes flow, except in "poll" mode, which holds nothing.
-        self._hold_for_outcomes = mode != "poll"
         root = repo_root if repo_root is not None else Path.cwd()
         self._store: Store = open_store(
             url, root, timeout=connect_timeout, statement_timeout=statement_timeout
@@ -141,11 +137,13 @@ class RuntimeClient:
         self._refreshes = 0
         self._failures = 0
         self._refresh_lock = threading.Lock()
-        self._queue: deque[Outcome] = deque()
-        self._flush_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._flusher: threading.Thread | None = None
+        self._outcomes = OutcomeQueue(
+            self._store,
+            flush_interval=flush_interval,
+            batch_size=batch_size,
+            max_queue=max_queue,
+            hold_connection=mode != "poll",
+        )
         self._closed = False
         try:
             self._install(self._first_load())
@@ -334,10 +332,7 @@ class RuntimeClient:
             canary is None or canary.config_hash != resolved.config_hash
         ):
             salt = ""  # that canary has ended since; do not count it against a new one
-        if len(self._queue) >= self._max_queue:
-            log.warning("agentver runtime outcome queue full; dropping the oldest outcome")
-            self._queue.popleft()
-        self._queue.append(
+        self._outcomes.add(
             Outcome(
                 agent=resolved.agent,
                 environment=resolved.environment,
@@ -351,52 +346,11 @@ class RuntimeClient:
                 score=None if score is None else float(score),
             )
         )
-        if self._flusher is None:
-            self._start_flusher()
-        if len(self._queue) >= self._batch_size:
-            self._wake.set()
-
-    def _start_flusher(self) -> None:
-        with self._flush_lock:
-            if self._flusher is None and not self._closed:
-                self._flusher = threading.Thread(
-                    target=self._flush_loop, name="agentver-outcomes", daemon=True
-                )
-                self._flusher.start()
-
-    def _flush_loop(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self._flush_interval)
-            self._wake.clear()
-            try:
-                self.flush()
-            except StoreError as exc:
-                log.warning(
-                    "agentver runtime could not write %d outcome(s), will retry: %s",
-                    len(self._queue),
-                    exc,
-                )
 
     def flush(self) -> int:
         """Write every queued outcome now; returns how many. Raises StoreError on failure
         (the outcomes stay queued)."""
-        written = 0
-        with self._flush_lock:
-            try:
-                while self._queue:
-                    batch: list[Outcome] = []
-                    while self._queue and len(batch) < self._batch_size:
-                        batch.append(self._queue.popleft())
-                    try:
-                        self._store.record_outcomes(batch)
-                    except StoreError:
-                        self._queue.extendleft(reversed(batch))
-                        raise
-                    written += len(batch)
-            finally:
-                if not self._hold_for_outcomes:
-                    self._store.close()
-        return written
+        return self._outcomes.flush()
 
     def close(self) -> None:
         """Stop the background threads, write what is queued (logging what could not be)."""
@@ -404,15 +358,7 @@ class RuntimeClient:
             return
         self._closed = True
         self._refresher.stop()
-        self._stop.set()
-        self._wake.set()
-        if self._flusher is not None:
-            self._flusher.join()
-        try:
-            self.flush()
-        except StoreError as exc:
-            log.error("agentver runtime lost %d outcome(s) at close: %s", len(self._queue), exc)
-        self._store.close()
+        self._outcomes.close()
         self._reader.close()
 
     def __enter__(self) -> RuntimeClient:
