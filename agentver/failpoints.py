@@ -44,6 +44,9 @@ FAILPOINTS: tuple[tuple[str, str], ...] = (
     # outcome flush (agentver/store/sql.py record_outcomes)
     ("outcomes.before_insert", "an outcome batch is about to be written"),
     ("outcomes.before_commit", "an outcome batch is written; COMMIT is next"),
+    # runtime refresh (agentver/runtime/client.py): the client keeps its served state.
+    ("runtime.refresh.before_load", "a runtime refresh is about to read the store"),
+    ("runtime.refresh.after_load", "a refresh read the new state; it is not served yet"),
 )
 NAMES: tuple[str, ...] = tuple(name for name, _ in FAILPOINTS)
 ACTIONS: tuple[str, ...] = ("kill", "raise", "sleep")

@@ -346,19 +346,40 @@ def test_corrupt_row_never_breaks_a_running_client(
 
 
 def test_corrupt_row_never_raises_a_decode_error_from_a_new_client(
-    corrupt_case: tuple[str, str],
+    corrupt_case: tuple[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    """On main, RuntimeClient() raised JSONDecodeError."""
+    """On main, RuntimeClient() raised JSONDecodeError. Now it serves every other agent
+    and refuses the affected one alone, naming the corrupt row."""
     store_url, kind = corrupt_case
     sync(store_url)
     corrupt(store_url, CORRUPTIONS[kind])
-    try:
-        client = runtime.RuntimeClient(store_url)
-    except runtime.RuntimeStoreError as exc:  # a clear refusal is acceptable...
-        assert "corrupt" in str(exc) and "sync --force" in (exc.hint or "")
-        return
-    with client:  # ...serving every other agent is better
+    caplog.set_level(logging.ERROR, logger="agentver.runtime")
+    with runtime.RuntimeClient(store_url) as client:
         assert client.resolve("agent-000", "u").agent == "agent-000"
-        with pytest.raises(IntegrityError, match="corrupt"):
+        with pytest.raises(IntegrityError, match="corrupt row"):
             client.resolve("agent-001", "u")
         assert client.health().broken_agents == ("agent-001",)
+    assert any("agent-001" in r.getMessage() for r in caplog.records)
+
+
+def test_corrupt_flag_row_keeps_the_last_known_good(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A pointer-side row (a flag's users) that cannot be decoded fails the whole load:
+    a running client keeps every agent's served state (one warning); a new one refuses
+    to start with a clear error, not a JSONDecodeError."""
+    url = f"sqlite:///{tmp_path / 'runtime.db'}"
+    sync(url)  # agent-001 has a canary and the flag "beta" (store_kill_driver)
+    caplog.set_level(logging.WARNING, logger="agentver.runtime")
+    with runtime.RuntimeClient(url, ttl=3600, mode="ttl") as client:
+        before = {a: client.resolve(a, "alice") for a in ("agent-000", "agent-001")}
+        corrupt(url, "UPDATE agent_flags SET users = '[' WHERE agent_id = 'agent-001'")
+        assert not client.refresh()
+        health = client.health()
+        assert health.serving_last_known_good
+        assert "JSONDecodeError" in (health.last_refresh_error or "")
+        assert {a: client.resolve(a, "alice") for a in before} == before
+    assert len(refresh_warnings(caplog)) == 1
+    with pytest.raises(runtime.RuntimeStoreError, match="corrupt") as info:
+        runtime.RuntimeClient(url)
+    assert "sync --force" in (info.value.hint or "")

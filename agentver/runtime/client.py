@@ -27,6 +27,7 @@ from pathlib import Path
 from types import TracebackType
 
 from agentver.errors import NotFound, StoreError
+from agentver.failpoints import failpoint
 from agentver.models import Pointer, ResolvedConfig
 from agentver.runtime.outcomes import OutcomeQueue
 from agentver.runtime.refresher import MODES, Refresher
@@ -226,11 +227,13 @@ class RuntimeClient:
 
     def _refresh_locked(self) -> bool:
         try:
+            failpoint("runtime.refresh.before_load")
             state = self._reader.load_runtime_state(self.environment)
-        except Exception as exc:  # StoreError, or a row the store could not decode
+            failpoint("runtime.refresh.after_load")
+        except Exception as exc:  # StoreError, a failpoint, or a row nobody could decode
             self._failures += 1
-            corrupt = not isinstance(exc, StoreError)
-            self._last_error = f"corrupt row ({type(exc).__name__}: {exc})" if corrupt else str(exc)
+            plain = isinstance(exc, StoreError)
+            self._last_error = str(exc) if plain else f"{type(exc).__name__}: {exc}"
             log.warning(
                 "agentver runtime refresh failed, serving the last known good state"
                 " (synced from %s, %.1f s old): %s",
@@ -250,7 +253,7 @@ class RuntimeClient:
         # only its own agent its update (docs/runtime.md).
         bad = {
             (row.agent, row.version): f"has a corrupt row in the store ({row.reason})"
-            for row in getattr(state, "corrupt", ())
+            for row in state.corrupt
         }
         entries, stale = build_entries(state, self._entries, bad)
         self._entries = entries  # one reference swap: readers see old or new

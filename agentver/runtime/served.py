@@ -114,7 +114,9 @@ class Entry:
         return template
 
 
-def _entry(pointer: Pointer, state: RuntimeState, bad: Mapping[tuple[str, int], str]) -> Entry:
+def _entry(
+    pointer: Pointer, state: RuntimeState, bad: Mapping[tuple[str, int | str], str]
+) -> Entry:
     problems = []
     configs: list[AgentConfig | None] = []
     for role, ref in (("active", pointer.active), ("canary", pointer.canary)):
@@ -145,7 +147,7 @@ def _entry(pointer: Pointer, state: RuntimeState, bad: Mapping[tuple[str, int], 
 def build_entries(
     state: RuntimeState,
     old: Mapping[str, Entry],
-    bad_versions: Mapping[tuple[str, int], str] | None = None,
+    bad_versions: Mapping[tuple[str, int | str], str] | None = None,
 ) -> tuple[dict[str, Entry], tuple[str, ...]]:
     """The entries to serve for ``state``, and the agents served from an older state.
 
