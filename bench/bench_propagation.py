@@ -96,12 +96,6 @@ def moved(snapshot: Snapshot, i: int) -> Snapshot:
     return dataclasses.replace(snapshot, pointers=pointers, head_commit=f"{i:040x}")
 
 
-def sync_notifies() -> bool:
-    from agentver.store.postgres import PostgresStore
-
-    return hasattr(PostgresStore, "_notify")
-
-
 def free_pg_connections() -> int:
     import psycopg
 
@@ -121,12 +115,6 @@ def propagation(url: str, mode: str, clients: int, syncs: int) -> dict[str, Any]
     snapshot = fx.make_snapshot(3, 3, "P")
     store = open_store(url)
     store.sync(snapshot, force=True)
-    manual_notify = url.startswith("postgresql") and not sync_notifies()
-    admin: Any = None
-    if manual_notify:
-        import psycopg
-
-        admin = psycopg.connect(PG_DEFAULT, autocommit=True)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     procs = [
         subprocess.Popen(
@@ -151,8 +139,6 @@ def propagation(url: str, mode: str, clients: int, syncs: int) -> dict[str, Any]
             next_snapshot = moved(snapshot, i)
             store.sync(next_snapshot, force=True)
             committed = time.time()
-            if manual_notify:
-                admin.execute("SELECT pg_notify('agentver_sync', %s)", (next_snapshot.head_commit,))
             seen: dict[int, float] = {}
             deadline = time.monotonic() + 30
             while len(seen) < clients and time.monotonic() < deadline:
@@ -173,8 +159,6 @@ def propagation(url: str, mode: str, clients: int, syncs: int) -> dict[str, Any]
         for proc in procs:
             proc.wait()
         store.close()
-        if admin is not None:
-            admin.close()
 
     def pct(values: list[float], q: float) -> float:
         ordered = sorted(values)
@@ -185,7 +169,6 @@ def propagation(url: str, mode: str, clients: int, syncs: int) -> dict[str, Any]
         "last_p99": pct(last_latency, 0.99),
         "last_max": max(last_latency),
         "median_client_p50": statistics.median(median_latency),
-        "manual_notify": manual_notify,
     }
 
 
@@ -429,9 +412,8 @@ def main() -> int:
                         mode = "data_version" if backend == "sqlite" else "listen"
                     print(f"{backend} ({mode}): {args.clients} clients, {args.syncs} syncs")
                     got = propagation(url, mode, args.clients, args.syncs)
-                    note = " (NOTIFY sent by the bench)" if got["manual_notify"] else ""
                     report.append(
-                        f"| {backend} | {mode}{note} | {got['last_p50'] * 1000:.0f} ms"
+                        f"| {backend} | {mode} | {got['last_p50'] * 1000:.0f} ms"
                         f" | {got['last_p99'] * 1000:.0f} ms | {got['last_max'] * 1000:.0f} ms"
                         f" | {got['median_client_p50'] * 1000:.0f} ms |"
                     )
