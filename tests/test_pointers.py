@@ -10,6 +10,7 @@ from conftest import Repo, RunCli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agentver import failpoints
 from agentver.deploy.pointers import action_of, parse_pointer, pointer_path, serialize_pointer
 from agentver.errors import PointerError
 from agentver.models import ActiveVersion, Canary, Flag, Pointer
@@ -278,3 +279,44 @@ def test_a_pointer_that_does_not_read_back_is_never_committed(
         with pytest.raises(PointerError, match=f"refusing to commit {PATH}"):
             flag_set(ws, "support", "b", FlagChange(enabled=False), create=True, no_commit=True)
         assert _state(deployed_support) == before
+
+
+# -- a pointer write stopped at any step (failpoints pointer.*) ------------------------
+
+
+POINTER_STEPS = [name for name in failpoints.NAMES if name.startswith("pointer.")]
+
+
+@pytest.mark.parametrize("action", ["kill", "raise"])
+@pytest.mark.parametrize("name", POINTER_STEPS)
+def test_a_pointer_write_stopped_at_any_step_converges(
+    deployed_support: Repo, run_agentver: RunCli, name: str, action: str
+) -> None:
+    """Killed (SIGKILL: no cleanup) or failing at each step of the write: git holds no
+    partial commit, the pointer file is the old one or the new one, whole, and the same
+    command run again converges to the new state with a clean work tree."""
+    repo = deployed_support
+    old_head, old_bytes = repo.head(), (repo.path / PATH).read_bytes()
+    args = ("flag", "set", "support", "beta", "--create", "--percent", "5")
+    env = {"AGENTVER_FAILPOINTS": f"{name}={action}"}
+    code, _, err = run_agentver(*args, cwd=repo.path, env=env)
+    assert code == (-9 if action == "kill" else 2), err
+    head = repo.head()
+    if head != old_head:  # only after the commit: exactly one commit of the pointer alone
+        assert name == "pointer.after_git_commit"
+        assert repo.git("rev-parse", "HEAD^").strip() == old_head
+        assert repo.git("diff", "--name-only", old_head, head).split() == [PATH]
+    on_disk = parse((repo.path / PATH).read_bytes())
+    assert on_disk in (parse(old_bytes), _with_beta(parse(old_bytes)))
+
+    code, _, err = run_agentver(*args, cwd=repo.path)
+    assert code == 0, err
+    assert repo.git("status", "--porcelain", "--untracked-files=all") == ""
+    assert repo.git("rev-list", "--count", f"{old_head}..HEAD").strip() == "1"
+    assert parse(repo.git("show", f"HEAD:{PATH}")) == _with_beta(parse(old_bytes))
+
+
+def _with_beta(pointer: Pointer) -> Pointer:
+    return Pointer(
+        pointer.agent, pointer.environment, pointer.active, None, {"beta": Flag("beta", True, 500)}
+    )

@@ -9,8 +9,6 @@ staged or modified stays as it was. Any failure restores the file and its index 
 from __future__ import annotations
 
 import fcntl
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agentver.deploy import journal
+from agentver.deploy.files import atomic_write, remove_stale_temp_files, restore_file
 from agentver.deploy.pointers import (
     parse_pointer,
     pointer_json,
@@ -25,6 +25,7 @@ from agentver.deploy.pointers import (
     serialize_pointer,
 )
 from agentver.errors import AgentverError, PointerError, RepositoryError, UsageError
+from agentver.failpoints import failpoint
 from agentver.gitrepo import run_git
 from agentver.models import Pointer
 
@@ -112,7 +113,8 @@ def transact(
     rel = pointer_path(environment, agent)
     _preflight(ws)
     with _pointer_lock(ws):
-        _remove_stale_temp_files(ws.root / rel)
+        journal.recover(ws)  # a write a killed process left uncommitted is undone
+        remove_stale_temp_files(ws.root / rel)
         before = ws.pointer(environment, agent)  # corrupt -> PointerError, nothing written
         if not no_commit:
             _require_free_index(ws)  # first: a kill inside `git commit` leaves both behind
@@ -134,21 +136,27 @@ def transact(
             return outcome(before, message)
         path = ws.root / rel
         old_bytes = path.read_bytes() if path.is_file() else None
+        data = serialize_pointer(after)
         if no_commit:
             try:
-                _write_checked(path, rel, after)
+                _write_checked(path, rel, after, data)
             except BaseException:
-                _restore_file(path, old_bytes)
+                restore_file(path, old_bytes)
                 raise
             return outcome(after, message)
         commit_args = _commit_identity(ws, author)
+        journal.record(ws, rel, old_bytes, data)
         try:
-            _write_checked(path, rel, after)
+            _write_checked(path, rel, after, data)
             ws.repo.git("add", "--", rel)
+            failpoint("pointer.after_git_add")
             ws.repo.git(*commit_args, "--only", "-q", "-m", message, "--", rel)
         except BaseException:
             _restore(ws, rel, path, old_bytes)
+            journal.clear(ws)
             raise
+        failpoint("pointer.after_git_commit")  # committed; a kill here leaves the journal
+        journal.clear(ws)
         return outcome(after, message, ws.repo.git("rev-parse", "HEAD").strip())
 
 
@@ -204,10 +212,11 @@ def _has_uncommitted_edits(ws: Workspace, rel: str) -> bool:
     return bool(ws.repo.git("status", "--porcelain", "--untracked-files=all", "--", rel).strip())
 
 
-def _write_checked(path: Path, rel: str, pointer: Pointer) -> None:
-    """Write ``pointer`` atomically, then read the file back with the one pointer reader:
-    what is committed is what every later command (and sync) will read."""
-    _atomic_write(path, serialize_pointer(pointer))
+def _write_checked(path: Path, rel: str, pointer: Pointer, data: bytes) -> None:
+    """Write ``data`` (``pointer`` serialized) atomically, then read the file back with
+    the one pointer reader: what is committed is what every later command (and sync)
+    will read."""
+    atomic_write(path, data, failpoints=True)
     try:
         again = parse_pointer(path.read_bytes(), rel, pointer.environment, pointer.agent)
     except PointerError as exc:
@@ -221,38 +230,9 @@ def _write_checked(path: Path, rel: str, pointer: Pointer) -> None:
         )
 
 
-def _restore_file(path: Path, old_bytes: bytes | None) -> None:
-    if old_bytes is None:
-        path.unlink(missing_ok=True)
-    else:
-        _atomic_write(path, old_bytes)
-
-
 def _restore(ws: Workspace, rel: str, path: Path, old_bytes: bytes | None) -> None:
-    _restore_file(path, old_bytes)
+    restore_file(path, old_bytes)
     run_git(["reset", "-q", "--", rel], ws.root, check=False)
-
-
-def _remove_stale_temp_files(path: Path) -> None:
-    """Temporary files of ``_atomic_write`` left by a killed process (we hold the lock,
-    so no other writer is using one)."""
-    if path.parent.is_dir():
-        for stale in path.parent.glob(f".{path.name}.*.tmp"):
-            stale.unlink(missing_ok=True)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @contextmanager
