@@ -47,6 +47,12 @@ FAILPOINTS: tuple[tuple[str, str], ...] = (
     # runtime refresh (agentver/runtime/client.py): the client keeps its served state.
     ("runtime.refresh.before_load", "a runtime refresh is about to read the store"),
     ("runtime.refresh.after_load", "a refresh read the new state; it is not served yet"),
+    # pointer writes (agentver/deploy/files.py, agentver/deploy/transaction.py)
+    ("pointer.after_temp_write", "the new pointer is in a temporary file, not yet fsynced"),
+    ("pointer.after_fsync", "the temporary file is durable; the rename is next"),
+    ("pointer.after_rename", "the pointer file is replaced; git add is next"),
+    ("pointer.after_git_add", "the new pointer is staged; git commit is next"),
+    ("pointer.after_git_commit", "the pointer commit exists; the process has not reported"),
 )
 NAMES: tuple[str, ...] = tuple(name for name, _ in FAILPOINTS)
 ACTIONS: tuple[str, ...] = ("kill", "raise", "sleep")
