@@ -1,7 +1,7 @@
 """What stands between a version and an environment (docs/design.md sections 4 and 8).
 
-- **Validity**: schema, storable, and the policies of the ``agentver.yaml`` committed at
-  the version's own commit. Schema and storable failures are never deployable (the store
+- **Validity** (computed by history, ``agentver.validity``): schema, storable, and the
+  policies of the ``agentver.yaml`` committed at the version's own commit. Schema and storable failures are never deployable (the store
   and the runtime refuse such a version); a policy violation is refused like a failing
   evaluation gate, unless ``--skip-gate --reason`` records why in the commit.
 - **The evaluation gate**, with the settings committed at HEAD: an uncommitted edit of
@@ -23,11 +23,9 @@ from typing import TYPE_CHECKING, Any
 from agentver.config import load_yaml
 from agentver.deploy.gate import enforce_gate, gate_applies
 from agentver.errors import AgentverError, CheckFailed, ConfigError, UsageError
-from agentver.history import agent_path
 from agentver.models import Pointer, Version
-from agentver.policy import check_policy, parse_policies, policies_for
 from agentver.settings import SETTINGS_FILE
-from agentver.validity import validity_reasons
+from agentver.validity import POLICY_MARK, policy_reasons, unservable_reasons
 
 if TYPE_CHECKING:
     from agentver.workspace import Workspace
@@ -83,28 +81,14 @@ class Validity:
         return not self.unservable and not self.policy
 
 
-def validity(ws: Workspace, version: Version) -> Validity:
-    # Schema and storable come with the version (history checks them once per blob).
-    # Policy reasons are computed here, at the version's commit; should history carry
-    # them too one day, they stay in the overridable group.
-    unservable = tuple(p for p in validity_reasons(version) if ": policy: " not in p)
-    if unservable:
-        return Validity(unservable, ())
-    policies = parse_policies(
-        settings_at(ws, version.commit).get("policies"),
-        f"{SETTINGS_FILE} at {version.commit[:10]}",
+def validity(version: Version) -> Validity:
+    """What history found (agentver.validity: schema, storable, and the policies of the
+    ``agentver.yaml`` committed at the version's commit), split by what may override it.
+    Policy reasons lose their location here: they read "policy: ..." in one line."""
+    policy = tuple(
+        "policy: " + reason.split(POLICY_MARK, 1)[1] for reason in policy_reasons(version)
     )
-    policy = policies_for(version.agent, policies)
-    if not policy.require and not policy.forbid:
-        return Validity((), ())
-    path = agent_path(ws.settings, version.agent)
-    loaded = load_yaml(ws.repo.read_blobs([version.blob])[version.blob], path)
-    prompt = loaded.data.get("system_prompt") if isinstance(loaded.data, dict) else None
-    if not isinstance(prompt, str):
-        return Validity((), ())
-    line, col = loaded.locate(("system_prompt",), key=True)
-    findings = check_policy(version.agent, prompt, policy, path, loaded.text, line, col)
-    return Validity((), tuple(finding.message for finding in findings))
+    return Validity(unservable_reasons(version), policy)
 
 
 def skip_reason(skip: bool, reason: str | None) -> str | None:
@@ -139,7 +123,7 @@ def guard(
     ``gate`` is False for rollbacks and for a canary already running: they never wait on
     the evaluation gate, but an invalid version is refused all the same.
     """
-    found = validity(ws, version)
+    found = validity(version)
     if found.unservable:
         # No override: the store and the runtime refuse such a version (sync would skip
         # the pointer), so letting it through would only break the environment.
