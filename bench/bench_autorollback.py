@@ -16,12 +16,12 @@ failing from its first request. Measured from that first canary request (t = 0):
 
 Modes, each with the same traffic:
 
-- ``watch``: the canary rule of ``canary evaluate``; agents refresh every ``--fast-ttl``
-  seconds (or through the runtime's push, when it has one: see ``client_kwargs``);
+- ``watch``: the canary rule of ``canary evaluate``; agents refresh on the runtime's
+  change feed (LISTEN on PostgreSQL, ``PRAGMA data_version`` on SQLite);
 - ``watch+ttl``: the same, agents on TTL polling only (``--ttl``, 30 s by default);
 - ``ratio``: close to the original design's plain ratio rule: ``min_requests: 1`` and
-  ``alpha: 0.49`` (the largest allowed), so the test barely holds a verdict back; fast
-  refresh. (The rule itself has no "ratio only" setting; bench/canary_sim.py measures
+  ``alpha: 0.49`` (the largest allowed), so the test barely holds a verdict back;
+  change feed. (The rule itself has no "ratio only" setting; bench/canary_sim.py measures
   the plain ratio rule's false rollbacks.)
 
 The results file (``--out``) is rewritten by every run of the bench.
@@ -30,7 +30,6 @@ The results file (``--out``) is rewritten by every run of the bench.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import platform
@@ -60,16 +59,13 @@ V2 = "model: gpt-4o\nsystem_prompt: You are the support agent.\n"
 # -- the agent process -------------------------------------------------------------------
 
 
-def client_kwargs(ttl: float, fast: bool) -> dict[str, Any]:
-    """RuntimeClient options for a mode: the runtime's push (LISTEN / data_version) when
-    this agentver has it and ``fast``, else TTL polling at ``ttl``."""
-    from agentver.runtime import RuntimeClient
-
-    params = inspect.signature(RuntimeClient.__init__).parameters
-    kwargs: dict[str, Any] = {"ttl": ttl}
-    if fast and "push" in params:
-        kwargs["push"] = True
-    return kwargs
+def client_kwargs(args: argparse.Namespace, mode: str) -> dict[str, Any]:
+    """RuntimeClient options: the runtime's change feed (``mode="auto"``: LISTEN on
+    PostgreSQL, ``PRAGMA data_version`` on SQLite) with the TTL as its fallback, or TTL
+    polling only for ``watch+ttl``."""
+    if mode == "watch+ttl":
+        return {"mode": "ttl", "ttl": args.ttl}
+    return {"mode": "auto", "ttl": args.ttl}
 
 
 def run_client(spec: dict[str, Any]) -> int:
@@ -178,8 +174,7 @@ def one_run(args: argparse.Namespace, mode: str, seed: int) -> Run:
         _git(folder, "clone", "-q", str(remote), str(folder / "watcher"))
         _agentver(person, "sync", "--store", url)
 
-        fast = mode != "watch+ttl"
-        kwargs = client_kwargs(args.fast_ttl if fast else args.ttl, fast)
+        kwargs = client_kwargs(args, mode)
         lines: list[tuple[int, dict[str, Any]]] = []
         lock = threading.Lock()
 
@@ -325,12 +320,11 @@ def summarize(runs: list[Run]) -> dict[str, Any]:
 
 def report(args: argparse.Namespace, results: dict[str, list[Run]], elapsed: float) -> str:
     labels = {
-        "watch": f"canary watch, agents refresh every {args.fast_ttl:g} s",
-        "watch+ttl": f"canary watch, agents on TTL polling ({args.ttl:g} s)",
-        "ratio": f"near-plain ratio rule (min_requests 1, alpha 0.49), refresh {args.fast_ttl:g} s",
+        "watch": "canary watch, agents on the change feed",
+        "watch+ttl": f"canary watch, agents on TTL polling only ({args.ttl:g} s)",
+        "ratio": "near-plain ratio rule (min_requests 1, alpha 0.49), change feed",
     }
-    kwargs = client_kwargs(args.fast_ttl, True)
-    refresh = "the runtime's push" if kwargs.get("push") else f"TTL {args.fast_ttl:g} s"
+    feed = "LISTEN/NOTIFY" if args.store == "postgresql" else "PRAGMA data_version polling"
     lines = [
         "# Automatic rollback, end to end: results",
         "",
@@ -345,8 +339,8 @@ def report(args: argparse.Namespace, results: dict[str, list[Run]], elapsed: flo
         f"{args.rate:g} requests/s from {args.clients} agent processes, canary at "
         f"{args.percent}%, stable fails {args.stable_errors:.0%}, canary "
         f"{args.canary_errors:.0%} from its first request; watcher --interval "
-        f"{args.interval} --apply --push --sync (bare remote on disk). Fast refresh: "
-        f"{refresh}. Each run starts cold: new repository, store and processes.",
+        f"{args.interval} --apply --push --sync (bare remote on disk). Change feed: "
+        f"{feed} (RuntimeClient mode auto). Each run starts cold: new repository, store and processes.",
         "",
         "Seconds from the first canary request to each step, median / p95 over the "
         "completed runs; users = requests served by the bad canary (one user each), "
@@ -381,7 +375,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stable-errors", type=float, default=0.02)
     parser.add_argument("--canary-errors", type=float, default=0.20)
     parser.add_argument("--interval", default="1s")
-    parser.add_argument("--fast-ttl", type=float, default=1.0)
     parser.add_argument("--ttl", type=float, default=30.0)
     parser.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--timeout", type=float, default=120.0)

@@ -16,7 +16,8 @@ import yaml
 
 import agentver.cli.app
 import agentver.cli.watch_cmd  # noqa: F401  (registers `canary watch`)
-from agentver.canary.watch import WatchOptions, parse_duration, watch_settings
+from agentver.canary.watch import WatchOptions
+from agentver.canary.watch_settings import parse_duration, watch_settings
 from agentver.settings import Settings
 from agentver.store import claims, open_store
 from tests import store_kill_driver as fx
@@ -231,6 +232,23 @@ def test_git_remote_down_at_push_keeps_the_commit_and_delivers_it_later(world: W
     result = ok(world.watch("--once", "--apply", "--push", "--sync"))
     assert kinds(result.stdout) == ["push", "sync"]
     assert world.remote_log()[0].startswith(BOT)
+    assert served_canary(world) is None
+
+
+def test_sync_left_undone_by_an_earlier_run_is_finished(world: World) -> None:
+    """A run whose sync failed after its push (store down at that moment): the next run
+    with --sync publishes the bot's pointer commit before anything else."""
+    world.record()
+    ok(world.watch("--once", "--apply", "--push"))  # pushed, never synced
+    assert served_canary(world) is not None
+    result = ok(world.watch("--once", "--apply", "--push", "--sync"))
+    assert kinds(result.stdout) == ["sync"]
+    assert served_canary(world) is None
+    # A person's unpublished pointer commit is not the watcher's to publish.
+    git(world.person.path, "pull", "-q", "--ff-only", "origin", "main")
+    world.person_does("canary", "start", AGENT, "2", "--percent", "10")
+    result = ok(world.watch("--once", "--apply", "--push", "--sync"))
+    assert kinds(result.stdout) == ["skip"]
     assert served_canary(world) is None
 
 

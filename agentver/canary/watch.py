@@ -21,7 +21,6 @@ an iteration: a fetch, one ``git log`` pass, and per canary two store reads.
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import socket
 import threading
@@ -33,82 +32,15 @@ from typing import Any
 
 from agentver.agentfile import check_agent_id
 from agentver.canary.evaluate import apply_verdict, evaluate_canary, sync_store
-from agentver.canary.watch_git import (
-    DEFAULT_IDENTITY,
-    Identity,
-    PersonActed,
-    catch_up,
-    committing_as,
-    parse_identity,
-    push,
-)
+from agentver.canary.watch_git import PersonActed, catch_up, committing_as, push
+from agentver.canary.watch_settings import WatchSettings, watch_settings
+from agentver.deploy.pointers import pointer_path
 from agentver.errors import AgentverError, RepositoryError, UsageError
 from agentver.models import Pointer
 from agentver.publish import committed_pointers
-from agentver.settings import SETTINGS_FILE, Settings
 from agentver.store import Store, open_store
 from agentver.store import claims as store_claims
 from agentver.workspace import Workspace
-
-AUTHOR_ENV = "AGENTVER_WATCH_AUTHOR"
-DEFAULT_REMOTE = "origin"
-DEFAULT_PUSH_ATTEMPTS = 5
-DEFAULT_LEASE_SECONDS = 300.0
-_DURATION = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m|h)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(text: str) -> float:
-    """``30s``, ``2m``, ``500ms``, ``1h`` or plain seconds; must be positive."""
-    match = _DURATION.match(text)
-    seconds = float(match.group("number")) * _UNITS[match.group("unit") or "s"] if match else 0
-    if seconds <= 0:
-        raise UsageError(
-            f"invalid duration {text!r}", hint="a positive number with a unit: 500ms, 30s, 2m, 1h"
-        )
-    return seconds
-
-
-# -- settings ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WatchSettings:
-    """``watch:`` of agentver.yaml; flags and AGENTVER_WATCH_AUTHOR override it."""
-
-    author: Identity = DEFAULT_IDENTITY
-    remote: str = DEFAULT_REMOTE
-    push_attempts: int = DEFAULT_PUSH_ATTEMPTS
-    lease_seconds: float = DEFAULT_LEASE_SECONDS
-
-
-def watch_settings(settings: Settings, author: str | None = None) -> WatchSettings:
-    where = f"{SETTINGS_FILE}: watch"
-    raw = settings.raw.get("watch") or {}
-    if not isinstance(raw, Mapping):
-        raise UsageError(f"{where}: must be a mapping such as {{author: 'Bot <bot@example.com>'}}")
-    known = ("author", "remote", "push_attempts", "lease_seconds")
-    for key in raw:
-        if key not in known:
-            raise UsageError(f"{where}: unknown setting {key!r}", hint=f"known: {', '.join(known)}")
-    result = WatchSettings()
-    chosen = author or os.environ.get(AUTHOR_ENV) or raw.get("author")
-    if chosen is not None:
-        if not isinstance(chosen, str):
-            raise UsageError(f"{where}.author must be a string 'Name <email>'")
-        source = "--author" if author else (AUTHOR_ENV if os.environ.get(AUTHOR_ENV) else where)
-        result = WatchSettings(parse_identity(chosen, source))
-    remote = raw.get("remote", DEFAULT_REMOTE)
-    attempts = raw.get("push_attempts", DEFAULT_PUSH_ATTEMPTS)
-    lease = raw.get("lease_seconds", DEFAULT_LEASE_SECONDS)
-    if not isinstance(remote, str) or not remote or remote.startswith("-"):
-        raise UsageError(f"{where}.remote must be the name of a git remote")
-    if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 100:
-        raise UsageError(f"{where}.push_attempts must be an integer from 1 to 100")
-    if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not lease > 0:
-        raise UsageError(f"{where}.lease_seconds must be a positive number")
-    return WatchSettings(result.author, remote, attempts, float(lease))
-
 
 # -- events ------------------------------------------------------------------------------
 
@@ -257,15 +189,16 @@ class Watcher:
     def _catch_up(
         self, ws: Workspace, settings: WatchSettings, store: Store, environment: str
     ) -> Workspace:
-        if not self.options.push:
-            return ws
-        upstream = catch_up(ws, settings.remote, settings.author)
-        if upstream.pending:  # a commit an earlier push could not deliver
-            self._push(ws, settings, None, environment)
-            self._unsynced = True
-        ws = Workspace.open(self.options.root)
-        if self.options.sync and self._unsynced:
-            self._sync(ws, store, None, environment)
+        if self.options.push:
+            upstream = catch_up(ws, settings.remote, settings.author)
+            if upstream.pending:  # a commit an earlier push could not deliver
+                self._push(ws, settings, None, environment)
+                self._unsynced = True
+            ws = Workspace.open(self.options.root)
+        if self.options.sync and (
+            self._unsynced or _bot_commit_unpublished(ws, store, environment, settings)
+        ):
+            self._sync(ws, store, None, environment)  # finish what a failed sync left
         return ws
 
     def _canaries(self, ws: Workspace, environment: str) -> list[Pointer]:
@@ -410,6 +343,24 @@ class Watcher:
                 },
             )
         )
+
+
+def _bot_commit_unpublished(
+    ws: Workspace, store: Store, environment: str, settings: WatchSettings
+) -> bool:
+    """A pointer HEAD has and the store does not serve, last changed by the bot: the
+    sync of an earlier run (maybe another process) failed after its push."""
+    served = {p.agent: p for p in store.pointers(environment)}
+    for pointer in committed_pointers(ws, [environment]):
+        there = served.get(pointer.agent)
+        if there is not None and (there.active, there.canary) == (pointer.active, pointer.canary):
+            continue
+        rel = pointer_path(environment, pointer.agent)
+        if ws.repo.git("log", "-1", "--format=%ae", "HEAD", "--", rel).strip() == (
+            settings.author.email
+        ):
+            return True
+    return False
 
 
 def _check_head_not_behind(ws: Workspace, store: Store) -> None:

@@ -56,7 +56,8 @@ def canary_watch_cmd(
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    from agentver.canary.watch import Watcher, WatchEvent, WatchOptions, parse_duration
+    from agentver.canary.watch import Watcher, WatchEvent, WatchOptions
+    from agentver.canary.watch_settings import parse_duration
 
     seconds = parse_duration(interval)
     options = WatchOptions(
@@ -76,6 +77,8 @@ def canary_watch_cmd(
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now
         stop.set()  # the pass in progress finishes; the loop ends before the next
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
