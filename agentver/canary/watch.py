@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -120,9 +120,14 @@ class Watcher:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._unsynced = False  # a pointer commit whose sync failed: retry next time
 
-    def run(self, interval: float, stop: threading.Event, *, once: bool = False) -> Summary:
-        """Iterate until ``once`` is done, ``stop`` is set (between iterations) or a
-        person acts on a pointer the watcher was acting on."""
+    def run(
+        self, interval: float, should_stop: Callable[[], bool], *, once: bool = False
+    ) -> Summary:
+        """Iterate until ``once`` is done, ``should_stop()`` (checked between iterations,
+        and every 0.1 s while waiting) or a person acts on a pointer being acted on.
+
+        A predicate, not a ``threading.Event``: a signal handler must not take a lock the
+        interrupted main thread may hold (``Event.set`` inside ``Event.wait`` deadlocks)."""
         summary = Summary()
         while True:
             errors = self.iterate()
@@ -134,7 +139,7 @@ class Watcher:
             if once:
                 summary.stopped_by = "once"
                 break
-            if stop.wait(interval):
+            if _sleep_unless(interval, should_stop):
                 summary.stopped_by = "signal"
                 break
         if summary.stopped_by != "once":
@@ -343,6 +348,17 @@ class Watcher:
                 },
             )
         )
+
+
+def _sleep_unless(seconds: float, should_stop: Callable[[], bool]) -> bool:
+    """Sleep ``seconds`` in short slices; True as soon as ``should_stop()``."""
+    deadline = time.monotonic() + seconds
+    while not should_stop():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(remaining, 0.1))
+    return True
 
 
 def _bot_commit_unpublished(

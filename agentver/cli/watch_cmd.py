@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import sys
-import threading
 from types import FrameType
 
 import typer
@@ -74,16 +73,16 @@ def canary_watch_cmd(
             sys.stdout.write(f"{event.at} {_where(event)}{event.kind}: {event.message}\n")
             sys.stdout.flush()
 
-    stop = threading.Event()
+    stopping: list[int] = []  # a plain list: the handler takes no lock (see Watcher.run)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set() and signum == signal.SIGINT:
+        if stopping and signum == signal.SIGINT:
             raise KeyboardInterrupt  # a second Ctrl-C: stop now
-        stop.set()  # the pass in progress finishes; the loop ends before the next
+        stopping.append(signum)  # the pass in progress finishes; the loop ends before the next
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        summary = Watcher(options, emit).run(seconds, stop, once=once)
+        summary = Watcher(options, emit).run(seconds, lambda: bool(stopping), once=once)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
