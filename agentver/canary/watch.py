@@ -33,7 +33,7 @@ from typing import Any
 from agentver.agentfile import check_agent_id
 from agentver.canary.evaluate import apply_verdict, evaluate_canary, sync_store
 from agentver.canary.watch_git import PersonActed, catch_up, committing_as, push
-from agentver.canary.watch_settings import WatchSettings, watch_settings
+from agentver.canary.watch_settings import WatchSettings, parse_duration, watch_settings
 from agentver.deploy.pointers import pointer_path
 from agentver.errors import AgentverError, RepositoryError, UsageError
 from agentver.models import Pointer
@@ -78,6 +78,19 @@ class WatchEvent:
 
 
 Emit = Callable[[WatchEvent], None]
+
+
+# watch_settings and parse_duration are re-exported: callers import them from here too.
+__all__ = [
+    "HeadBehindStore",
+    "Summary",
+    "WatchEvent",
+    "WatchOptions",
+    "WatchSettings",
+    "Watcher",
+    "parse_duration",
+    "watch_settings",
+]
 
 
 class HeadBehindStore(RepositoryError):
