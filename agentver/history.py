@@ -207,6 +207,8 @@ class HistoryIndex:
             if histories is None:
                 histories = self._compute([f"{self.settings.agents_dir}/"])
             self._write_cache(histories, all_agents=True)
+        else:
+            self._mark_latest()  # the next HEAD extends the one in use now
         self._memo.update(histories)
         return histories
 
@@ -353,11 +355,18 @@ class HistoryIndex:
                     for name, h in histories.items()
                 }
                 _atomic_write(self.cache_dir / "_summary.json", {"agents": summary})
-                marker = self.cache_dir.parent / "_latest"
-                marker.write_text(self.cache_dir.name, "utf-8")
+                self._mark_latest()
             self._prune()
         except OSError:
             pass  # a cache is an optimisation: a read-only .git must not fail a command
+
+    def _mark_latest(self) -> None:
+        marker = self.cache_dir.parent / "_latest"
+        try:
+            if not marker.exists() or marker.read_text("utf-8") != self.cache_dir.name:
+                marker.write_text(self.cache_dir.name, "utf-8")
+        except OSError:
+            pass  # an optimisation only
 
     def _prune(self) -> None:
         heads = sorted(

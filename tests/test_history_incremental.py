@@ -87,3 +87,19 @@ def test_a_head_off_the_cached_line_is_computed_in_full(repo: Repo, move: str) -
     result = incremental(repo, calls)
     assert calls == [repo.head()]  # a full pass
     assert result == full_pass(repo)
+
+
+def test_the_head_in_use_is_the_one_extended(repo: Repo) -> None:
+    """Switching back to a HEAD whose lists are cached makes it the base again."""
+    repo.commit_agent("support", cfg(), "v1")
+    base = repo.head()
+    Workspace.open(repo.path).index.all()
+    repo.git("switch", "-q", "-c", "other")
+    repo.commit_agent("support", cfg(model="other"), "other")
+    Workspace.open(repo.path).index.all()  # the newest computed HEAD is now on "other"
+    repo.git("switch", "-q", "main")
+    Workspace.open(repo.path).index.all()  # served from cache: main's HEAD is in use again
+    repo.commit_agent("support", cfg(model="next"), "next")
+    calls: list[str] = []
+    assert incremental(repo, calls) == full_pass(repo)
+    assert calls == [f"{base}..{repo.head()}"]

@@ -86,6 +86,8 @@ def parse_metrics(text: str, source: str) -> tuple[ArmStats, ArmStats]:
         ) from exc
     except ValueError as exc:  # duplicate key from the hook
         raise UsageError(f"{source}: not valid metrics: {exc}", hint=HINT) from exc
+    except RecursionError:  # "[[[[..." a hundred thousand deep
+        raise UsageError(f"{source}: metrics JSON nests too deeply", hint=HINT) from None
     if not isinstance(data, dict):
         raise UsageError(f"{source}: metrics must be a JSON object", hint=HINT)
     arms: list[ArmStats] = []
