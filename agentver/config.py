@@ -4,16 +4,20 @@ PyYAML composes the node graph (with the C parser when available); this module t
 nodes into plain Python values itself so that it can keep a line and column for every
 key and value, reject duplicate keys, cap depth and alias expansion, and refuse the
 YAML 1.1 surprises (dates, ``yes``/``no``) that silently change what a config means.
+``read_file`` is the one way such a file is read from disk; ``agentver.jsonload`` is the
+same loader for JSON (the ``--metrics`` file).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agentver.errors import ConfigError
+from agentver.errors import ConfigError, NotFound, UsageError
 
 if TYPE_CHECKING:  # PyYAML is imported on first parse: warm commands never need it
     import yaml
@@ -74,6 +78,45 @@ class Loaded:
                 return self.values[probe]
             probe = probe[:-1]
         return self.values.get((), (1, 1))
+
+
+def read_file(path: os.PathLike[str] | str, shown: str) -> bytes:
+    """The bytes of a regular file of at most ``MAX_BYTES``; anything else is exit 2.
+
+    Opened non-blocking and checked with fstat, so a FIFO or a device is refused instead
+    of hanging the command, and at most ``MAX_BYTES + 1`` bytes are ever read (a 10 GB
+    file is not loaded into memory to be refused). ``shown`` names it in messages.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise NotFound(f"{shown} does not exist") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {shown}: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise UsageError(f"{shown} is a directory, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(
+                f"{shown} is not a regular file (a FIFO, socket or device); refusing to read it"
+            )
+        if info.st_size > MAX_BYTES:
+            raise ConfigError(f"file is {info.st_size:,} bytes; the limit is {MAX_BYTES:,}", shown)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_BYTES:  # the file may grow after fstat: stop past the limit
+            chunk = os.read(fd, MAX_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise UsageError(f"cannot read {shown}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
 
 
 def decode(raw: bytes, path: str) -> str:

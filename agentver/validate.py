@@ -6,10 +6,15 @@ canary, eval and sync will not refuse a file's content (tests/test_validate_firs
 - No paths: the whole repository: every agent (``<agents_dir>/*.yaml``), evaluation
   suite (``evals/*.yaml``), pointer file and ``agentver.yaml``.
 - With paths, exactly those files, each checked by its kind, decided by where it lives
-  in the repository. Naming ``agentver.yaml`` checks it *and every agent*, because a
+  in the repository (or, for a metrics file, by its name). Naming ``agentver.yaml`` checks it *and every agent*, because a
   policy change there can make an unchanged agent fail. A directory stands for the
   agentver files under it. Any other existing file is skipped (counted, never an
   error), so a hook can pass whatever was staged. A missing path is exit 2.
+- Metrics files (the ``canary evaluate --metrics FILE`` JSON) are files named
+  ``metrics.json`` or ``*.metrics.json``: those at the repository's top level are
+  checked by default, any named one wherever it is in the repository; ``metrics=``
+  (``--metrics FILE``) checks a file as one whatever its name or place, even outside the
+  repository. They are read exactly as ``canary evaluate`` reads them (canary.metrics).
 - ``agentver.yaml`` configures the check itself, so its problems are reported whichever
   files were named (agentver.settings_check); when it is unusable (agents cannot even
   be found) that is exit 2, like every other command.
@@ -28,7 +33,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from agentver.agentfile import is_agent_id, read_worktree_file, schema_findings
-from agentver.config import MAX_BYTES, Loaded, load_yaml
+from agentver.config import MAX_BYTES, Loaded, load_yaml, read_file
 from agentver.errors import AgentverError, ConfigError, NotFound, RepositoryError, UsageError
 from agentver.gitrepo import worktree_root
 from agentver.models import Finding
@@ -38,10 +43,11 @@ from agentver.settings import SETTINGS_FILE, Settings, load_settings
 from agentver.settings_check import check_settings
 from agentver.storable import storable_problems
 
-Kind = Literal["agent", "eval", "pointer", "settings"]
+Kind = Literal["agent", "eval", "pointer", "settings", "metrics"]
 EVALS_DIR = "evals"
 POINTER_DIR = ".agentver/deployments"
 YAML_SUFFIXES = (".yaml", ".yml")
+METRICS_NAME = "metrics.json"  # and *.metrics.json
 _TAB_HINT = "YAML does not allow tabs for indentation; use spaces"
 
 
@@ -119,11 +125,18 @@ def _is_agentver_repository(root: Path, settings: Settings) -> bool:
     return (root / SETTINGS_FILE).is_file() or (root / settings.agents_dir).is_dir()
 
 
-def validate(cwd: Path, paths: Sequence[str] = ()) -> ValidationReport:
+def is_metrics_name(name: str) -> bool:
+    """``metrics.json`` or ``<anything>.metrics.json``: how validate knows a metrics file."""
+    return name == METRICS_NAME or name.endswith("." + METRICS_NAME)
+
+
+def validate(cwd: Path, paths: Sequence[str] = (), metrics: Sequence[str] = ()) -> ValidationReport:
     """Validate the repository around the given paths (relative to ``cwd``), or around
-    ``cwd`` when there are none; every path must be in that one repository."""
+    ``cwd`` when there are none; every path must be in that one repository. Each of
+    ``metrics`` is checked as a ``--metrics`` file wherever it is."""
     cwd = cwd.resolve()
     given = _existing(cwd, paths)
+    metrics_files = _existing(cwd, metrics)
     first = given[0][1] if given else cwd
     root = repository_root(first if first.is_dir() else first.parent)
     for shown, target in given:
@@ -150,12 +163,21 @@ def validate(cwd: Path, paths: Sequence[str] = ()) -> ValidationReport:
             "`agentver init` sets one up",
         )
     targets, skipped = _collect(root, cwd, settings, given)
+    known = {target for target, _ in targets}
+    targets.extend(
+        (target, Checked(shown, "metrics"))
+        for shown, target in metrics_files
+        if target not in known
+    )
     findings: list[Finding] = []
     if not any(checked.kind == "settings" for _, checked in targets):
         findings.extend(check.findings)
     for target, checked in targets:
         if checked.kind == "settings":
             findings.extend(replace(f, path=checked.path) for f in check.findings)
+            continue
+        if checked.kind == "metrics":
+            findings.extend(_metrics(target, checked.path))
             continue
         try:
             # a symlink out of the repository (or into .git) is reported, never read
@@ -165,6 +187,20 @@ def validate(cwd: Path, paths: Sequence[str] = ()) -> ValidationReport:
             continue
         findings.extend(check_file(raw, checked, check.policies, check.allowed_secrets))
     return ValidationReport(root, tuple(item for _, item in targets), tuple(findings), skipped)
+
+
+def _metrics(target: Path, shown: str) -> list[Finding]:
+    """A metrics file, read as ``canary evaluate --metrics`` reads it (symlinks followed:
+    it is a file the user names, not one of the repository's)."""
+    from agentver.canary.metrics import metrics_findings
+
+    try:
+        raw = read_file(target, shown)
+    except ConfigError as exc:
+        return [Finding(shown, exc.line, exc.col, exc.reason)]
+    except AgentverError as exc:  # a FIFO, a directory, unreadable
+        return [Finding(shown, 1, 1, exc.message)]
+    return metrics_findings(raw, shown)
 
 
 def _existing(cwd: Path, paths: Sequence[str]) -> list[tuple[str, Path]]:
@@ -332,6 +368,8 @@ class _Collector:
             return None  # outside the repository
         if str(rel) == SETTINGS_FILE:
             return "settings"
+        if is_metrics_name(rel.name):
+            return "metrics"
         if rel.suffix not in YAML_SUFFIXES:
             return None
         parent = str(rel.parent)
@@ -358,8 +396,16 @@ class _Collector:
         return sorted(p for p in found if p.is_file())
 
     def everything(self) -> list[Path]:
-        """What a directory argument can stand for: defaults, settings and pointers."""
+        """What a directory argument can stand for: defaults, settings, pointers and the
+        metrics files at the top level."""
         found = self.defaults()
+        found.extend(
+            sorted(
+                p
+                for p in self.root.glob(f"*{METRICS_NAME}")
+                if is_metrics_name(p.name) and not p.is_dir()
+            )
+        )
         settings_file = self.root / SETTINGS_FILE
         if settings_file.is_file():
             found.append(settings_file)

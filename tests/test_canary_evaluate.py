@@ -242,7 +242,7 @@ MALFORMED = [
         ' "canary": {"requests": 10, "errors": 1}}',
         "stable.scored (11) exceeds stable.requests (10)",
     ),
-    ("[" * 100_000, "nests too deeply"),
+    ("[" * 100_000, "nests deeper than 64 levels"),
 ]
 
 

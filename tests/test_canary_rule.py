@@ -8,7 +8,7 @@ import pytest
 
 from agentver.canary import ArmStats, CanaryRule, Verdict, decide
 from agentver.canary.metrics import parse_metrics
-from agentver.errors import UsageError
+from agentver.errors import AgentverError, UsageError
 
 RULE = CanaryRule()
 
@@ -336,7 +336,7 @@ def with_arm(arm: str, key: str, value: object) -> str:
     ],
 )
 def test_malformed_metrics_are_usage_errors(text: str, words: list[str]) -> None:
-    with pytest.raises(UsageError) as caught:
+    with pytest.raises(AgentverError) as caught:
         parse_metrics(text, SOURCE)
     assert caught.value.exit_code == 2
     assert SOURCE in caught.value.message

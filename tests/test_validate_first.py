@@ -164,6 +164,14 @@ CASES = {
     "suite date": Case(
         "evals/support.yaml", "when: 2026-01-01\n" + SUITE, ("eval", "support"), "date", deployed
     ),
+    # the metrics file of `canary evaluate --metrics` (every refusal: test below)
+    "metrics file": Case(
+        "metrics.json",
+        '{"stable": {"requests": 10, "errors": 11}, "canary": {"requests": 5, "errors": 0}}',
+        ("canary", "evaluate", "support", "--metrics", "metrics.json"),
+        "stable.errors (11) exceeds stable.requests (10)",
+        canary_running,
+    ),
     "suite for the gate": Case(
         "evals/support.yaml",
         "cases:\n  - id: one\n    input: hi\n    assert: [{regex: '(open'}]\n",
@@ -198,6 +206,7 @@ REFUSALS = {
     "suite alias bomb": "alias bomb",
     "suite date": "is read as a date",
     "suite for the gate": "invalid regular expression",
+    "metrics file": "stable.errors (11) exceeds stable.requests (10)",
 }
 
 
@@ -219,7 +228,8 @@ def test_validate_reports_it_before_the_command_refuses(
     assert lines and any(case.reported in line for line in lines), shown
     assert "Traceback" not in err
 
-    (repo.path / "metrics.json").write_text(METRICS)
+    if case.path != "metrics.json":
+        (repo.path / "metrics.json").write_text(METRICS)
     code, out, err = run_cli(*case.command, cwd=repo.path)
     assert code != 0, (case.command, out, err)
     assert "Traceback" not in err
@@ -228,6 +238,85 @@ def test_validate_reports_it_before_the_command_refuses(
 
 def test_every_kind_of_file_is_enumerated() -> None:
     kinds = {Path(case.path).parts[0] for case in CASES.values()}
-    assert kinds == {"agents", "agentver.yaml", ".agentver", "evals"}
+    assert kinds == {"agents", "agentver.yaml", ".agentver", "evals", "metrics.json"}
     commands = {case.command[0] for case in CASES.values()}
     assert commands == {"deploy", "sync", "eval", "canary", "list"}
+
+
+def arm(requests: object = 10, errors: object = 1, **more: object) -> dict[str, object]:
+    return {"requests": requests, "errors": errors, **more}
+
+
+def metrics(stable: object = None, canary: object = None) -> str:
+    import json
+
+    return json.dumps({"stable": stable or arm(), "canary": canary or arm()})
+
+
+# Every refusal `canary evaluate --metrics` can make from the file's content: the
+# loader's (config.decode, jsonload.load_json) and the format's (canary.metrics), as
+# (content, what both validate and canary evaluate say).
+METRICS_REFUSALS: list[tuple[str | bytes, str]] = [
+    (b" " * (1024 * 1024 + 1), "the limit is 1,048,576"),
+    (b'{"stable": 1}\x00', "NUL byte"),
+    ("<<<<<<< ours\n{}\n=======\n{}\n>>>>>>> theirs\n", "merge conflict marker"),
+    (b'{"stable": "\xff"}', "not valid UTF-8"),
+    ("{not json", "not valid JSON"),
+    ('{"stable": {}, "stable": {}}', "duplicate key 'stable'"),
+    (metrics(arm(requests=float("nan"))), "stable.requests: NaN is not a finite number"),
+    (metrics(arm(errors=float("-inf"))), "stable.errors: -Infinity is not a finite number"),
+    (metrics(arm()).replace("10", "1e999", 1), "1e999 is not a finite number"),
+    (metrics(arm()).replace("10", "1" + "0" * 5000, 1), "is too large to read"),
+    ("[" * 100_000, "nests deeper than 64 levels"),
+    ("[" * 66 + "]" * 66, "nests deeper than 64 levels"),
+    ("[" + "0," * 100_000 + "0]", "more than 100,000 values"),
+    ("[1, 2]", "metrics must be a JSON object"),
+    ('{"stable": {"requests": 1, "errors": 0}}', "missing 'canary'"),
+    (metrics(canary=5), "'canary' must be an object"),
+    (
+        '{"stable": {"requests": 1}, "canary": {"requests": 1, "errors": 0}}',
+        "missing stable.errors",
+    ),
+    (metrics(arm(requests=10.0)), "stable.requests must be a non-negative integer, got 10.0"),
+    (metrics(arm(requests="10")), 'stable.requests must be a non-negative integer, got "10"'),
+    (metrics(arm(errors=True)), "stable.errors must be a non-negative integer, got true"),
+    (metrics(arm(errors=None)), "stable.errors must be a non-negative integer, got null"),
+    (metrics(canary=arm(errors=-1)), "canary.errors must be a non-negative integer, got -1"),
+    (metrics(arm(requests=2**63, errors=0)), "stable.requests must be at most 2**63-1"),
+    (metrics(arm(errors=11)), "stable.errors (11) exceeds stable.requests (10)"),
+    (metrics(arm(slow=11)), "stable.slow (11) exceeds stable.requests (10)"),
+    (metrics(arm(slow="x")), 'stable.slow must be a non-negative integer, got "x"'),
+    (metrics(arm(scored=11, score_sum=1)), "stable.scored (11) exceeds stable.requests (10)"),
+    (metrics(arm(scored=None, score_sum=1)), "stable.scored must be a non-negative integer"),
+    (metrics(arm(score_sum=1)), "stable needs both score_sum and scored, or neither"),
+    (metrics(arm(scored=2, score_sum=2.5)), "stable.score_sum must be a number from 0 to"),
+    (metrics(arm(scored=2, score_sum="1")), "stable.score_sum must be a number from 0 to"),
+]
+
+
+def test_validate_reports_every_metrics_refusal_first(repo: Repo, run_cli: RunCli) -> None:
+    """`validate` (no arguments: metrics.json at the top level is checked by default)
+    reports each refusal of `canary evaluate --metrics metrics.json`, with the same words."""
+    canary_running(repo)
+    path = repo.path / "metrics.json"
+    path.write_text(METRICS)
+    assert run_cli("validate", cwd=repo.path).exit_code == 0
+    assert (
+        run_cli("canary", "evaluate", "support", "--metrics", "metrics.json", cwd=repo.path)[0] == 0
+    )
+    for content, words in METRICS_REFUSALS:
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, "utf-8")
+        code, out, err = run_cli("validate", cwd=repo.path)
+        assert code == 1, (words, out, err)
+        assert any(
+            line.startswith("metrics.json:") and words in line for line in out.splitlines()
+        ), (words, out)
+        code, out, err = run_cli(
+            "canary", "evaluate", "support", "--metrics", "metrics.json", cwd=repo.path
+        )
+        assert code == 2 and out == "", (words, out, err)
+        assert err.startswith("error: metrics.json") and words in err, (words, err)
+        assert "Traceback" not in err and "internal error" not in err

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from agentver.agentfile import check_agent_id, is_agent_id
-from agentver.canary.metrics import parse_metrics
+from agentver.canary.metrics import read_metrics
 from agentver.canary.rule import ArmStats, Verdict, decide
 from agentver.canary.settings import CanaryRule
 from agentver.deploy.changes import canary_end
@@ -166,14 +166,9 @@ def metrics_from_store(store: Store, pointer: Pointer, rule: CanaryRule) -> Metr
 
 
 def metrics_from_file(path: Path) -> Metrics:
-    """The ``--metrics FILE`` JSON (docs/design.md sections 7 and 8)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"metrics file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read metrics file {path}: {exc}") from None
-    stable, canary = parse_metrics(text, str(path))
+    """The ``--metrics FILE`` JSON (docs/design.md sections 7 and 8), through the
+    hardened loader; ``agentver validate`` checks a metrics file by the same rules."""
+    stable, canary = read_metrics(path)
     return Metrics(stable, canary, f"file {path}")
 
 

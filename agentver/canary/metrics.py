@@ -2,100 +2,171 @@
 
 ``{"stable": {"requests": int, "errors": int}, "canary": {...}}``, each arm optionally
 with ``"slow": int`` (requests over the latency threshold) and ``"score_sum": number,
-"scored": int`` (quality scores in [0, 1]); extra keys are ignored; anything else wrong
-is a UsageError naming the file and the field.
+"scored": int`` (quality scores in [0, 1]); extra keys are ignored. Counts are 64-bit
+(``<= 2**63 - 1``, the storable rule: beyond that the statistics cannot be computed).
+
+The file is read and parsed by the hardened loader (``config.read_file``,
+``jsonload.load_json``: size, FIFOs, UTF-8, duplicate keys, non-finite numbers, depth);
+``metrics_problems`` is the one list of rules, which ``canary evaluate`` raises the
+first of (exit 2) and ``agentver validate`` reports in full.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from agentver.canary.rule import ArmStats
-from agentver.errors import UsageError
+from agentver.config import Loaded, Path_, read_file
+from agentver.errors import ConfigError
+from agentver.jsonload import load_json
+from agentver.models import Finding
 
 HINT = 'expected {"stable": {"requests": 1000, "errors": 12}, "canary": {...}}'
+ARMS = ("stable", "canary")
+COUNT_MAX = 2**63 - 1
 
 
-def _count(value: object, where: str) -> int:
+@dataclass(frozen=True)
+class MetricsProblem:
+    key_path: Path_  # where in the document (located through Loaded.locate)
+    message: str
+    hint: str | None = None
+
+
+def read_metrics(path: Path, shown: str | None = None) -> tuple[ArmStats, ArmStats]:
+    """(stable, canary) from the metrics file at ``path``; every problem is exit 2."""
+    shown = str(path) if shown is None else shown
+    return parse_metrics(read_file(path, shown), shown)
+
+
+def parse_metrics(raw: bytes | str, source: str) -> tuple[ArmStats, ArmStats]:
+    """(stable, canary) from the metrics JSON ``raw``; ``source`` names it in messages."""
+    loaded = load_json(raw.encode("utf-8") if isinstance(raw, str) else raw, source)
+    problems = metrics_problems(loaded)
+    if problems:
+        first = problems[0]
+        line, col = loaded.locate(first.key_path)
+        raise ConfigError(first.message, source, line, col, first.hint)
+    data = loaded.data
+    return _arm_stats(data["stable"]), _arm_stats(data["canary"])
+
+
+def metrics_findings(raw: bytes, path: str) -> list[Finding]:
+    """Everything ``canary evaluate --metrics`` would refuse in this file, located."""
+    try:
+        loaded = load_json(raw, path)
+    except ConfigError as exc:
+        hint = f" ({exc.hint})" if exc.hint else ""
+        return [Finding(path, exc.line, exc.col, exc.reason + hint)]
+    found = []
+    for problem in metrics_problems(loaded):
+        line, col = loaded.locate(problem.key_path)
+        found.append(Finding(path, line, col, problem.message))
+    return found
+
+
+def metrics_problems(loaded: Loaded) -> list[MetricsProblem]:
+    """Every rule of the format the document breaks, in document order of the arms."""
+    data = loaded.data
+    if not isinstance(data, dict):
+        return [MetricsProblem((), "metrics must be a JSON object", HINT)]
+    problems: list[MetricsProblem] = []
+    for arm in ARMS:
+        if arm not in data:
+            problems.append(MetricsProblem((), f"missing {arm!r}", HINT))
+        elif not isinstance(data[arm], dict):
+            problems.append(MetricsProblem((arm,), f"{arm!r} must be an object", HINT))
+        else:
+            problems.extend(_arm_problems(data[arm], arm))
+    return problems
+
+
+def _count_problem(counts: dict[str, Any], arm: str, key: str) -> MetricsProblem | None:
+    value = counts[key]
+    where = f"{arm}.{key}"
     if isinstance(value, bool) or not isinstance(value, int):
-        raise UsageError(
-            f"{where} must be a non-negative integer, got {json.dumps(value)}", hint=HINT
+        return MetricsProblem(
+            (arm, key), f"{where} must be a non-negative integer, got {_shown(value)}", HINT
         )
     if value < 0:
-        raise UsageError(f"{where} must be a non-negative integer, got {value}")
-    return value
+        return MetricsProblem((arm, key), f"{where} must be a non-negative integer, got {value}")
+    if value > COUNT_MAX:
+        return MetricsProblem(
+            (arm, key),
+            f"{where} must be at most 2**63-1 (a 64-bit count), got a "
+            f"{len(str(value))}-digit number",
+        )
+    return None
 
 
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
-def _at_most(value: int | float, limit: int, where: str, limit_name: str) -> None:
-    if value > limit:
-        raise UsageError(f"{where} ({value}) exceeds {limit_name} ({limit})")
-
-
-def _arm(counts: dict[str, Any], arm: str, source: str) -> ArmStats:
-    found: dict[str, int] = {}
+def _arm_problems(counts: dict[str, Any], arm: str) -> list[MetricsProblem]:
+    problems: list[MetricsProblem] = []
+    good: dict[str, int] = {}  # the counts that passed, for the comparisons
     for key in ("requests", "errors"):
         if key not in counts:
-            raise UsageError(f"{source}: missing {arm}.{key}", hint=HINT)
-        found[key] = _count(counts[key], f"{source}: {arm}.{key}")
-    requests = found["requests"]
-    _at_most(found["errors"], requests, f"{source}: {arm}.errors", f"{arm}.requests")
-    slow = None
-    if counts.get("slow") is not None:
-        slow = _count(counts["slow"], f"{source}: {arm}.slow")
-        _at_most(slow, requests, f"{source}: {arm}.slow", f"{arm}.requests")
-    scored, score_sum = 0, 0.0
+            problems.append(MetricsProblem((arm,), f"missing {arm}.{key}", HINT))
+            continue
+        problem = _count_problem(counts, arm, key)
+        if problem is None:
+            good[key] = counts[key]
+        else:
+            problems.append(problem)
+    for key in ("slow", "scored"):
+        if key in counts and (key == "scored" or counts[key] is not None):  # "slow": null = absent
+            problem = _count_problem(counts, arm, key)
+            if problem is None:
+                good[key] = counts[key]
+            else:
+                problems.append(problem)
+    if "requests" in good:
+        for key in ("errors", "slow", "scored"):
+            if key in good and good[key] > good["requests"]:
+                problems.append(
+                    MetricsProblem(
+                        (arm, key),
+                        f"{arm}.{key} ({good[key]}) exceeds {arm}.requests ({good['requests']})",
+                    )
+                )
     if ("scored" in counts) != ("score_sum" in counts):
-        raise UsageError(f"{source}: {arm} needs both score_sum and scored, or neither")
-    if "scored" in counts:
-        scored = _count(counts["scored"], f"{source}: {arm}.scored")
-        _at_most(scored, requests, f"{source}: {arm}.scored", f"{arm}.requests")
+        problems.append(
+            MetricsProblem((arm,), f"{arm} needs both score_sum and scored, or neither")
+        )
+    elif "score_sum" in counts and "scored" in good:
         raw = counts["score_sum"]
+        scored = good["scored"]
         if (
             isinstance(raw, bool)
             or not isinstance(raw, (int, float))
             or not math.isfinite(raw)
             or not 0 <= raw <= scored
         ):
-            raise UsageError(
-                f"{source}: {arm}.score_sum must be a number from 0 to {arm}.scored "
-                f"({scored}), got {json.dumps(raw)}",
-                hint="scores are in [0, 1], so their sum is at most their count",
+            problems.append(
+                MetricsProblem(
+                    (arm, "score_sum"),
+                    f"{arm}.score_sum must be a number from 0 to {arm}.scored ({scored}), "
+                    f"got {_shown(raw)}",
+                    "scores are in [0, 1], so their sum is at most their count",
+                )
             )
-        score_sum = float(raw)
-    return ArmStats(requests, found["errors"], slow=slow, scored=scored, score_sum=score_sum)
+    return problems
 
 
-def parse_metrics(text: str, source: str) -> tuple[ArmStats, ArmStats]:
-    """(stable, canary) from the metrics JSON ``text``; ``source`` names it in messages."""
-    try:
-        data = json.loads(text, object_pairs_hook=_reject_duplicates)
-    except json.JSONDecodeError as exc:
-        raise UsageError(
-            f"{source}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}", hint=HINT
-        ) from exc
-    except ValueError as exc:  # duplicate key from the hook
-        raise UsageError(f"{source}: not valid metrics: {exc}", hint=HINT) from exc
-    except RecursionError:  # "[[[[..." a hundred thousand deep
-        raise UsageError(f"{source}: metrics JSON nests too deeply", hint=HINT) from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{source}: metrics must be a JSON object", hint=HINT)
-    arms: list[ArmStats] = []
-    for arm in ("stable", "canary"):
-        if arm not in data:
-            raise UsageError(f"{source}: missing {arm!r}", hint=HINT)
-        counts = data[arm]
-        if not isinstance(counts, dict):
-            raise UsageError(f"{source}: {arm!r} must be an object", hint=HINT)
-        arms.append(_arm(counts, arm, source))
-    return arms[0], arms[1]
+def _shown(value: object) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _arm_stats(counts: dict[str, Any]) -> ArmStats:
+    """An arm that passed ``metrics_problems``."""
+    scored = "scored" in counts
+    return ArmStats(
+        counts["requests"],
+        counts["errors"],
+        slow=counts.get("slow"),
+        scored=counts["scored"] if scored else 0,
+        score_sum=float(counts["score_sum"]) if scored else 0.0,
+    )

@@ -14,7 +14,11 @@ EXAMPLES: Final[dict[str, tuple[str, ...]]] = {
     "": ("agentver list", "agentver -C ~/agents history support"),
     "init": ("agentver init my-agents", "agentver init"),
     "demo": ("agentver demo", "agentver demo /tmp/agentver-demo"),
-    "validate": ("agentver validate", "agentver validate agents/support.yaml"),
+    "validate": (
+        "agentver validate",
+        "agentver validate agents/support.yaml",
+        "agentver validate --metrics metrics.json",
+    ),
     "list": ("agentver list", "agentver list --json"),
     "history": ("agentver history support", "agentver history support --json"),
     "show": ("agentver show support", "agentver show support v3 --json"),
