@@ -29,7 +29,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,7 @@ from agentver.canary.rule import (
     GUARD_CANARY_RATE,
     GUARD_STABLE_RATE,
     ROLLBACK_DESIGN_FACTOR,
+    rollback_mixture,
 )
 
 BASE_RATES = (0.0, 0.0001, 0.001, 0.005, 0.02, 0.10, 0.30)
@@ -47,6 +48,8 @@ SHARES = (0.01, 0.05, 0.25, 0.50)
 STEP = 100  # canary requests between looks
 CAP = 50_000  # canary requests per run
 REGRESSION = 3.0
+SIDE_REGRESSIONS = (2.0, 10.0)  # the side table: is the tuning tuned to 3x only?
+QUICK_BASE_RATES = (0.001, 0.005, 0.02)
 DETECT_WITHIN = 2_000
 POWER = 0.8
 
@@ -85,8 +88,8 @@ def log_beta(a: Floats, b: Floats) -> Floats:
     return result
 
 
-def log_mixture_e(x: Floats, total: Floats, p0: float, prior: tuple[float, float]) -> Floats:
-    """``stats.log_binomial_mixture_e`` without the one-sided cut (callers apply it)."""
+def log_beta_lr(x: Floats, total: Floats, p0: float, prior: stats.Prior) -> Floats:
+    """``stats.log_beta_lr``, vectorised (no one-sided cut: callers apply it)."""
     a, b = prior
     result: Floats = (
         log_beta(a + x, b + (total - x))
@@ -97,7 +100,15 @@ def log_mixture_e(x: Floats, total: Floats, p0: float, prior: tuple[float, float
     return result
 
 
-def upper_threshold(tmax: int, p0: float, prior: tuple[float, float], log_level: float) -> Ints:
+def log_mixture_lr(x: Floats, total: Floats, p0: float, mixture: stats.Mixture) -> Floats:
+    """``stats.log_mixture_lr``, vectorised."""
+    terms = [math.log(w) + log_beta_lr(x, total, p0, prior) for w, prior in mixture]
+    top = np.maximum.reduce(terms)
+    result: Floats = top + np.log(sum(np.exp(t - top) for t in terms))
+    return result
+
+
+def upper_threshold(tmax: int, p0: float, mixture: stats.Mixture, log_level: float) -> Ints:
     """k[T]: the fewest canary errors of T that reject "share <= p0" (T + 1: none do)."""
     total = np.arange(tmax + 1, dtype=np.float64)
     low = np.floor(p0 * total)  # never rejects (not above p0 * T)
@@ -107,7 +118,7 @@ def upper_threshold(tmax: int, p0: float, prior: tuple[float, float], log_level:
         if not open_.any():
             break
         mid = np.floor((low + high) / 2)
-        ok = (mid > p0 * total) & (log_mixture_e(mid, total, p0, prior) >= log_level)
+        ok = (mid > p0 * total) & (log_mixture_lr(mid, total, p0, mixture) >= log_level)
         high = np.where(open_ & ok, mid, high)
         low = np.where(open_ & ~ok, mid, low)
     return high.astype(np.int64)
@@ -123,7 +134,7 @@ def lower_threshold(sizes: Floats, p0: float, prior: tuple[float, float], log_le
             break
         mid = np.floor((low + high) / 2)
         # (closed entries may hold mid = -1; evaluate them at 0 and discard the result)
-        evidence = log_mixture_e(np.maximum(mid, 0), sizes, p0, prior)
+        evidence = log_beta_lr(np.maximum(mid, 0), sizes, p0, prior)
         ok = (mid < p0 * sizes) & (evidence >= log_level)
         low = np.where(open_ & ok, mid, low)
         high = np.where(open_ & ~ok, mid, high)
@@ -139,21 +150,47 @@ class Tables:
 
 def tables(share: float, tmax: int, looks: int, rule: CanaryRule) -> Tables:
     """The thresholds of agentver's tests for one canary share (see the module docstring)."""
-    n_c, n_s = STEP, stable_step(share)
-    r_back = rule.rollback_ratio
-    design = ROLLBACK_DESIGN_FACTOR * r_back
-    p_back = stats.share_null(r_back, n_c, n_s)
-    prior_back = stats.beta_prior(
-        stats.share_null(design, n_c, n_s), (design / (design - r_back)) ** 2
-    )
     floor = rule.zero_error_floor
     prior_floor = stats.beta_prior(floor / 2, ((floor / 2) / (floor / 2 - floor)) ** 2)
     canary_sizes = np.arange(1, looks + 1, dtype=np.float64) * STEP
     return Tables(
-        upper_threshold(tmax, p_back, prior_back, math.log(1 / rule.alpha)),
+        rollback_table(share, tmax, rule),
         promote_table(share, tmax, rule),
         lower_threshold(canary_sizes, floor, prior_floor, math.log(2 / rule.promote_alpha)),
     )
+
+
+def rollback_table(
+    share: float, tmax: int, rule: CanaryRule, mixture: stats.Mixture | None = None
+) -> Ints:
+    """k[T] of the rollback test; ``mixture`` None: the rule's own (``rollback_mixture``)."""
+    n_c, n_s = STEP, stable_step(share)
+    p_back = stats.share_null(rule.rollback_ratio, n_c, n_s)
+    mixture = mixture or rollback_mixture(rule.rollback_ratio, n_c, n_s)
+    return upper_threshold(tmax, p_back, mixture, math.log(1 / rule.alpha))
+
+
+def broad_mixture(share: float, rule: CanaryRule) -> stats.Mixture:
+    """The single broad prior the rollback test used before the two-prior mixture
+    (a = 4 pseudo errors at the design alternative): the side table's comparison."""
+    design = ROLLBACK_DESIGN_FACTOR * rule.rollback_ratio
+    mean = stats.share_null(design, STEP, stable_step(share))
+    return ((1.0, stats.beta_prior(mean, (design / (design - rule.rollback_ratio)) ** 2)),)
+
+
+def known_alternative_table(share: float, tmax: int, rule: CanaryRule, ratio: float) -> Ints:
+    """k[T] of Wald's sequential probability ratio test told the regression: the
+    likelihood ratio of the point alternative ``ratio`` against the null boundary,
+    rejecting at 1/alpha (valid at every look; the best growth at exactly ``ratio``,
+    powerless well below it)."""
+    n_c, n_s = STEP, stable_step(share)
+    p0 = stats.share_null(rule.rollback_ratio, n_c, n_s)
+    p1 = stats.share_null(ratio, n_c, n_s)
+    up, down = math.log(p1 / p0), math.log1p(-p1) - math.log1p(-p0)
+    total = np.arange(tmax + 1, dtype=np.float64)
+    need = np.ceil((math.log(1 / rule.alpha) - total * down) / (up - down) - 1e-9)
+    need = np.maximum(need, np.floor(p0 * total) + 1)
+    return np.minimum(need, total + 1).astype(np.int64)
 
 
 def promote_table(share: float, tmax: int, rule: CanaryRule) -> Ints:
@@ -331,14 +368,17 @@ def power(
 ORACLE_STEP = 10  # finer than the looks: the oracle is not held to them
 
 
-def oracle_n(share: float, base: float, test: str, rule: CanaryRule) -> int | None:
-    """The smallest multiple of 10 canary requests with 80% power (None: above 10^7)."""
+def oracle_n(
+    share: float, base: float, test: str, rule: CanaryRule, target: float = POWER
+) -> int | None:
+    """The smallest multiple of 10 canary requests with ``target`` power against the 3x
+    regression (None: above 10^7)."""
     q_c = min(1.0, REGRESSION * base)
     if base <= 0:
         return None
 
     def enough(n: int) -> bool:
-        return power(n, share, base, q_c, test, rule.alpha, rule.rollback_ratio) >= POWER
+        return power(n, share, base, q_c, test, rule.alpha, rule.rollback_ratio) >= target
 
     high = ORACLE_STEP
     while not enough(high):
@@ -376,6 +416,11 @@ class Cell:
     plain_p95: float | None
     oracle_fisher: int | None
     oracle_same: int | None
+    floor_same: int | None  # n at which the exact test of the same null has 50% power
+    ceiling_within: float | None  # its power at n = DETECT_WITHIN
+    known_median: float | None  # Wald's SPRT told the regression is exactly 3x
+    # per regression (2x, 3x, 10x): (median with the rule, with the single broad prior)
+    side: dict[float, tuple[float | None, float | None]] = field(default_factory=dict)
 
 
 def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -392,6 +437,11 @@ def quantile(at: Ints, q: float) -> float | None:
     return None if value > CAP else value
 
 
+def rollback_at(runs: Runs) -> Ints:
+    """Canary requests to the rollback per run (CAP + STEP: never rolled back)."""
+    return np.where(runs.verdict == "rollback", runs.at, CAP + STEP).astype(np.int64)
+
+
 def simulate_cell(
     base: float, share: float, runs: int, seed: int, rule: CanaryRule, oracle: bool
 ) -> Cell:
@@ -400,7 +450,26 @@ def simulate_cell(
     null_c, null_s = draw(rng, runs, looks, share, base, base)
     q_c = min(1.0, REGRESSION * base)
     bad_c, bad_s = draw(rng, runs, looks, share, base, q_c)
-    tmax = int(max((null_c + null_s).max(), (bad_c + bad_s).max()))
+    # The side regressions draw from their own streams: the 3x traffic above is the
+    # same as before they existed.
+    side_traffic = {
+        factor: draw(
+            np.random.default_rng([seed, int(base * 1e6), int(share * 100), int(factor)]),
+            runs,
+            looks,
+            share,
+            base,
+            min(1.0, factor * base),
+        )
+        for factor in SIDE_REGRESSIONS
+    }
+    tmax = int(
+        max(
+            (null_c + null_s).max(),
+            (bad_c + bad_s).max(),
+            *((c + s).max() for c, s in side_traffic.values()),
+        )
+    )
     table = tables(share, tmax, looks, rule)
     null, bad = (
         agentver_runs(null_c, null_s, share, table),
@@ -416,10 +485,23 @@ def simulate_cell(
         plain_runs(null_c, null_s, share, rule),
         plain_runs(bad_c, bad_s, share, rule),
     )
+    broad = replace(table, rollback=rollback_table(share, tmax, rule, broad_mixture(share, rule)))
+    known = replace(table, rollback=known_alternative_table(share, tmax, rule, REGRESSION))
+    side: dict[float, tuple[float | None, float | None]] = {}
+    if base > 0:
+        for factor, (c, s) in [(REGRESSION, (bad_c, bad_s)), *side_traffic.items()]:
+            side[factor] = (
+                quantile(rollback_at(agentver_runs(c, s, share, table)), 0.5),
+                quantile(rollback_at(agentver_runs(c, s, share, broad)), 0.5),
+            )
     false = int((null.verdict == "rollback").sum())
     promoted = null.at[null.verdict == "promote"]
-    bad_at = np.where(bad.verdict == "rollback", bad.at, CAP + STEP)
-    plain_at = np.where(plain_bad.verdict == "rollback", plain_bad.at, CAP + STEP)
+    bad_at, plain_at = rollback_at(bad), rollback_at(plain_bad)
+    ceiling = (
+        power(DETECT_WITHIN, share, base, q_c, "same-null", rule.alpha, rule.rollback_ratio)
+        if oracle and base > 0
+        else None
+    )
     return Cell(
         base=base,
         share=share,
@@ -440,6 +522,14 @@ def simulate_cell(
         plain_p95=quantile(plain_at, 0.95) if base > 0 else None,
         oracle_fisher=oracle_n(share, base, "fisher", rule) if oracle else None,
         oracle_same=oracle_n(share, base, "same-null", rule) if oracle else None,
+        floor_same=oracle_n(share, base, "same-null", rule, 0.5) if oracle else None,
+        ceiling_within=ceiling,
+        known_median=(
+            quantile(rollback_at(agentver_runs(bad_c, bad_s, share, known)), 0.5)
+            if base > 0
+            else None
+        ),
+        side=side,
     )
 
 
@@ -450,13 +540,11 @@ def simulate(
     oracle: bool = True,
     base_rates: tuple[float, ...] = BASE_RATES,
     shares: tuple[float, ...] = SHARES,
+    cells: list[tuple[float, float]] | None = None,
 ) -> list[Cell]:
     rule = rule or CanaryRule()
-    return [
-        simulate_cell(base, share, runs, seed, rule, oracle)
-        for base in base_rates
-        for share in shares
-    ]
+    grid = cells or [(base, share) for base in base_rates for share in shares]
+    return [simulate_cell(base, share, runs, seed, rule, oracle) for base, share in grid]
 
 
 # -- report ---------------------------------------------------------------------------------
@@ -490,25 +578,43 @@ def table_false(cells: list[Cell]) -> str:
     return "\n".join(lines)
 
 
+def _ratio(value: float | None, oracle: int | None) -> str:
+    return f"{value / oracle:.2f}" if value is not None and oracle else "-"
+
+
 def table_detect(cells: list[Cell]) -> str:
     lines = [
-        "| base rate | share | caught by 50,000 | within 2,000 | median / p95 to rollback "
+        "| base rate | share | caught by 50,000 | within 2,000 (ceiling) | median / p95 to rollback "
         "| plain ratio median / p95 | oracle n: Fisher (rates equal) | oracle n: same null (<= 1.5x) "
-        "| median / oracle: Fisher, same null |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| median / oracle: Fisher, same null | floor: same null at 50% power "
+        "| SPRT told 3x: median |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in cells:
         if c.base <= 0:
             continue
-        ratio = " / ".join(
-            f"{c.median / oracle:.2f}" if c.median is not None and oracle else "-"
-            for oracle in (c.oracle_fisher, c.oracle_same)
-        )
+        ceiling = "-" if c.ceiling_within is None else _pct(c.ceiling_within)
         lines.append(
-            f"| {_rate(c.base)} | {c.share:.0%} | {_pct(c.caught)} | {_pct(c.within)} "
+            f"| {_rate(c.base)} | {c.share:.0%} | {_pct(c.caught)} | {_pct(c.within)} ({ceiling}) "
             f"| {_n(c.median)} / {_n(c.p95)} | {_n(c.plain_median)} / {_n(c.plain_p95)} "
-            f"| {_n(c.oracle_fisher)} | {_n(c.oracle_same)} | {ratio} |"
+            f"| {_n(c.oracle_fisher)} | {_n(c.oracle_same)} "
+            f"| {_ratio(c.median, c.oracle_fisher)} / {_ratio(c.median, c.oracle_same)} "
+            f"| {_n(c.floor_same)} | {_n(c.known_median)} |"
         )
+    return "\n".join(lines)
+
+
+def table_side(cells: list[Cell]) -> str:
+    factors = sorted({REGRESSION, *SIDE_REGRESSIONS})
+    head = " | ".join(f"{f:g}x: median (single broad prior)" for f in factors)
+    lines = [f"| base rate | share | {head} |", "|---|---|" + "---|" * len(factors)]
+    for c in cells:
+        if c.base <= 0:
+            continue
+        row = " | ".join(
+            f"{_n(c.side[f][0])} ({_n(c.side[f][1])})" if f in c.side else "-" for f in factors
+        )
+        lines.append(f"| {_rate(c.base)} | {c.share:.0%} | {row} |")
     return "\n".join(lines)
 
 
@@ -543,9 +649,40 @@ tables against `decide` itself at sampled looks and stops if one differs.
   all?"), and the exact conditional binomial test of agentver's own null "canary <=
   1.5x stable" (the question the rollback answers). The oracle is not held to the looks
   every 100 requests; agentver is.
+- **What the mathematics allows** (the limits agentver is measured against, not only
+  the goals): *ceiling*, in brackets beside "within 2,000": the power of the exact test
+  of the same null run once at n = 2,000. A rule that rolls back within 2,000 requests
+  with probability P is itself a level-1% test at n = 2,000, so P cannot much exceed that
+  power. *floor*: the n at which that exact test reaches 50% power; by the same argument
+  no valid rule of the same null has a median much below it. *SPRT told 3x*: Wald's
+  sequential probability ratio test of the null boundary against exactly 3x, valid at
+  every look and the fastest growth of evidence when the regression is exactly 3x (and
+  powerless at 2x): what knowing the regression in advance would buy.
+- **The looks bound the high base rates**: no verdict but the catastrophe guard's comes
+  before `min_requests` (100 per arm), and the simulation looks every 100 canary
+  requests, so no median here is below 100. At 10% and 30% the oracles need 10-260
+  requests; the ratios in those rows measure the look schedule and `min_requests`, not
+  the test.
+- **Side table (2x, 10x)**: the median to rollback of a 2x, 3x and 10x regression with
+  the rule's two-prior mixture, and in brackets with the single broad prior the rule
+  used before (a = 4 pseudo errors at 3x): the tuning is not tuned to 3x only. The 2x and
+  10x traffic comes from its own seeded streams.
 - **... with promote_ratio 1.5**: the same null runs with `promote_ratio: 1.5`, i.e.
   promote once the canary is shown no worse than the rollback line.
 """
+
+
+def _cells(text: str) -> list[tuple[float, float]]:
+    cells = []
+    for item in text.split(","):
+        try:
+            base, share = (float(part) for part in item.split(":"))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not BASE:SHARE: {item!r}") from None
+        if not (0 <= base < 1 and 0 < share < 1):
+            raise argparse.ArgumentTypeError(f"need 0 <= base < 1, 0 < share < 1: {item!r}")
+        cells.append((base, share))
+    return cells
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -553,9 +690,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=2000, help="seeded runs per cell")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="write the results file here")
+    parser.add_argument(
+        "--cells",
+        type=_cells,
+        default=None,
+        help="only these cells, as BASE:SHARE fractions, e.g. 0.02:0.5,0.001:0.01",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"only the base rates {', '.join(_rate(b) for b in QUICK_BASE_RATES)} (every share)",
+    )
+    parser.add_argument("--no-oracle", action="store_true", help="skip the exact-test oracles")
     args = parser.parse_args(argv)
+    grid = args.cells or (
+        [(base, share) for base in QUICK_BASE_RATES for share in SHARES] if args.quick else None
+    )
+    if grid is not None and args.out is not None:
+        parser.error("--out writes the full grid only (drop --cells / --quick)")
     started = time.perf_counter()
-    cells = simulate(args.runs, args.seed)
+    cells = simulate(args.runs, args.seed, oracle=not args.no_oracle, cells=grid)
     elapsed = time.perf_counter() - started
     worst = max(cells, key=lambda c: c.false_rollback)
     report = "\n\n".join(
@@ -564,6 +718,8 @@ def main(argv: list[str] | None = None) -> int:
             table_false(cells),
             "## A 3x regression: canary requests to rollback",
             table_detect(cells),
+            "## Other regressions: 2x and 10x beside 3x",
+            table_side(cells),
             f"{args.runs} runs per cell, seed {args.seed}, a look every {STEP} canary "
             f"requests up to {CAP:,}, alpha {CanaryRule().alpha}; worst false-rollback "
             f"cell {_pct(worst.false_rollback)} ({_rate(worst.base)} base rate, "

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentver.canary import ArmStats, CanaryRule, decide, stats
-from agentver.canary.rule import ROLLBACK_DESIGN_FACTOR
+from agentver.canary.rule import ROLLBACK_DESIGN_FACTOR, ROLLBACK_MIXTURE, rollback_mixture
 
 RANK = {"promote": 0, "continue": 1, "rollback": 2}  # toward rollback
 BIG = 10**9
@@ -150,7 +150,7 @@ def test_quality_monotone_in_the_canary_score(
 def crossing_probability(
     p_true: float,
     p0: float,
-    prior: tuple[float, float],
+    prior: stats.Mixture,
     alpha: float,
     steps: int,
     upper: bool = True,
@@ -169,10 +169,7 @@ def crossing_probability(
                 nxt[x_new] = nxt.get(x_new, 0.0) + mass * weight
         alive = {}
         for x, mass in nxt.items():
-            if (
-                mass < 1e-13
-                or stats.log_binomial_mixture_e(x, total, p0, prior, upper) >= threshold
-            ):
+            if mass < 1e-13 or stats.log_mixture_e(x, total, p0, prior, upper) >= threshold:
                 crossed += mass
             else:
                 alive[x] = mass
@@ -182,10 +179,10 @@ def crossing_probability(
 @pytest.mark.parametrize("share", [0.01, 0.05, 0.25, 0.5])
 def test_rollback_test_is_valid_at_every_look_exactly(share: float) -> None:
     ratio = 1.5
-    p0 = stats.share_null(ratio, round(share * 10_000), round((1 - share) * 10_000))
-    design = ROLLBACK_DESIGN_FACTOR * ratio
-    p_alt = stats.share_null(design, round(share * 10_000), round((1 - share) * 10_000))
-    prior = stats.beta_prior(p_alt, (design / (design - ratio)) ** 2)
+    n_c, n_s = round(share * 10_000), round((1 - share) * 10_000)
+    p0 = stats.share_null(ratio, n_c, n_s)
+    p_alt = stats.share_null(ROLLBACK_DESIGN_FACTOR * ratio, n_c, n_s)
+    prior = rollback_mixture(ratio, n_c, n_s)  # the rule's own two-prior mixture
     kl = p_alt * math.log(p_alt / p0) + (1 - p_alt) * math.log((1 - p_alt) / (1 - p0))
     steps = math.ceil(2.5 * math.log(100) / kl)  # 2.5x the errors an SPRT would need
     for p_true in (p0, p0 * 0.7):  # the boundary of the null, and inside it
@@ -199,7 +196,7 @@ def test_promotion_test_is_valid_at_every_look_exactly(share: float) -> None:
     ratio = 1.1
     n_c, n_s = round(share * 10_000), round((1 - share) * 10_000)
     p0 = stats.share_null(ratio, n_c, n_s)
-    prior = stats.beta_prior(stats.share_null(1.0, n_c, n_s), (1 / (ratio - 1)) ** 2)
+    prior = ((1.0, stats.beta_prior(stats.share_null(1.0, n_c, n_s), (1 / (ratio - 1)) ** 2)),)
     for p_true in (p0, min(0.99, p0 * 1.3)):  # the boundary of "worse than 1.1x", and beyond
         assert crossing_probability(p_true, p0, prior, 0.025, 1500, upper=False) <= 0.025
 
@@ -246,3 +243,35 @@ def test_beta_mixture_matches_numerical_integration() -> None:
         integral += density * (p / p0) ** x * ((1 - p) / (1 - p0)) ** (total - x) / grid
     log_e = stats.log_binomial_mixture_e(x, total, p0, prior, upper=True)
     assert log_e == pytest.approx(math.log(integral), rel=1e-6)
+
+
+@pytest.mark.parametrize("share", [0.01, 0.25, 0.5])
+@pytest.mark.parametrize("total", [1, 7, 60, 400])
+def test_rollback_mixture_is_an_e_value_exactly(share: float, total: int) -> None:
+    """Under the null boundary p0 the uncut mixture's expectation over every outcome of
+    ``total`` errors is exactly 1 (each Beta term's is, and the weights sum to 1): an
+    e-value, and (the same at every total) a martingale over the errors. Inside the null
+    (p < p0) the one-sided cut and the coupling carry the guarantee over; the exact
+    crossing probabilities above check both."""
+    n_c, n_s = round(share * 10_000), round((1 - share) * 10_000)
+    p0 = stats.share_null(1.5, n_c, n_s)
+    mixture = rollback_mixture(1.5, n_c, n_s)
+    assert len(mixture) == len(ROLLBACK_MIXTURE) > 1
+    assert sum(w for w, _ in mixture) == pytest.approx(1.0, abs=1e-15)
+    # every prior's mean on the alternative's side: the one-sided cut is an upper set
+    assert all(a / (a + b) > p0 for _, (a, b) in mixture)
+
+    def expectation(p: float) -> float:
+        return sum(
+            math.exp(
+                math.lgamma(total + 1)
+                - math.lgamma(x + 1)
+                - math.lgamma(total - x + 1)
+                + x * math.log(p)
+                + (total - x) * math.log1p(-p)
+                + stats.log_mixture_lr(x, total, p0, mixture)
+            )
+            for x in range(total + 1)
+        )
+
+    assert expectation(p0) == pytest.approx(1.0, rel=1e-9)

@@ -4,12 +4,14 @@ is the smallest n with 80% power. The full run is ``python -m bench.canary_sim``
 
 from __future__ import annotations
 
+import argparse
 import math
 
 import numpy as np
 import pytest
 
 from agentver.canary import CanaryRule, stats
+from agentver.canary.rule import rollback_mixture
 from bench import canary_sim as sim
 
 
@@ -22,20 +24,44 @@ def test_vectorised_lgamma_matches_math() -> None:
 def test_vectorised_e_value_matches_agentver() -> None:
     prior = (4.0, 50.0)
     for x, total in [(3, 10), (40, 300), (5_000, 100_000)]:
-        ours = sim.log_mixture_e(np.array([float(x)]), np.array([float(total)]), 0.02, prior)[0]
+        ours = sim.log_beta_lr(np.array([float(x)]), np.array([float(total)]), 0.02, prior)[0]
         assert ours == pytest.approx(
             stats.log_binomial_mixture_e(x, total, 0.02, prior, upper=True), rel=1e-9
         )
 
 
+def test_vectorised_mixture_matches_agentver() -> None:
+    mixture = rollback_mixture(1.5, 100, 1_900)
+    p0 = stats.share_null(1.5, 100, 1_900)
+    for x, total in [(3, 10), (40, 300), (5_000, 100_000)]:
+        ours = sim.log_mixture_lr(np.array([float(x)]), np.array([float(total)]), p0, mixture)
+        assert ours[0] == pytest.approx(stats.log_mixture_lr(x, total, p0, mixture), rel=1e-9)
+
+
 def test_thresholds_are_the_first_rejecting_counts() -> None:
-    p0, prior, level = 0.07, (4.0, 25.0), math.log(100)
-    table = sim.upper_threshold(300, p0, prior, level)
+    p0, level = 0.07, math.log(100)
+    mixture = ((0.75, (32.0, 200.0)), (0.25, (4.0, 25.0)))
+    table = sim.upper_threshold(300, p0, mixture, level)
     for total in (0, 1, 17, 120, 300):
         k = int(table[total])
-        assert k == total + 1 or stats.log_binomial_mixture_e(k, total, p0, prior, True) >= level
+        assert k == total + 1 or stats.log_mixture_e(k, total, p0, mixture, True) >= level
         if k - 1 >= 0:
-            assert stats.log_binomial_mixture_e(k - 1, total, p0, prior, True) < level
+            assert stats.log_mixture_e(k - 1, total, p0, mixture, True) < level
+
+
+def test_known_alternative_thresholds_are_the_first_rejecting_counts() -> None:
+    rule = CanaryRule()
+    table = sim.known_alternative_table(0.05, 400, rule, 3.0)
+    p0 = stats.share_null(1.5, sim.STEP, sim.stable_step(0.05))
+    p1 = stats.share_null(3.0, sim.STEP, sim.stable_step(0.05))
+
+    def log_lr(x: int, total: int) -> float:
+        return x * math.log(p1 / p0) + (total - x) * math.log((1 - p1) / (1 - p0))
+
+    for total in (0, 1, 50, 133, 400):
+        k = int(table[total])
+        assert k == total + 1 or log_lr(k, total) >= math.log(100)
+        assert k - 1 < 0 or k - 1 <= p0 * total or log_lr(k - 1, total) < math.log(100)
 
 
 def test_a_small_cell_is_valid_checked_against_decide_and_deterministic() -> None:
@@ -47,6 +73,19 @@ def test_a_small_cell_is_valid_checked_against_decide_and_deterministic() -> Non
     assert cell.plain_false_rollback > 0.1  # the original ratio rule rolls back good canaries
     again = sim.simulate_cell(0.02, 0.05, runs=60, seed=3, rule=CanaryRule(), oracle=False)
     assert again == cell
+    # the side regressions: a 10x is caught before a 3x, a 2x (if ever) after it
+    assert set(cell.side) == {2.0, 3.0, 10.0} and cell.side[3.0][0] == cell.median
+    fast, slow = cell.side[10.0][0], cell.side[2.0][0]
+    assert fast is not None and fast <= cell.median and (slow is None or slow >= cell.median)
+
+
+def test_cells_option_parses_and_refuses_bad_cells() -> None:
+    assert sim._cells("0.02:0.5,0:0.01") == [(0.02, 0.5), (0.0, 0.01)]
+    for bad in ("0.02", "x:0.5", "0.02:1.5", "1:0.5"):
+        with pytest.raises(argparse.ArgumentTypeError, match=r"BASE:SHARE|need"):
+            sim._cells(bad)
+    with pytest.raises(SystemExit):  # a partial grid never overwrites the results file
+        sim.main(["--quick", "--out", "/nonexistent/RESULTS.md"])
 
 
 def test_oracle_is_the_smallest_n_with_80_percent_power() -> None:

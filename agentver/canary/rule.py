@@ -42,10 +42,29 @@ GUARD_STABLE_RATE = 0.05
 # boundary: the rollback test expects "twice the tolerated ratio" (3x for 1.5), the
 # promotion test "as good as stable" (1x against 1.1), the floor test "half the floor".
 ROLLBACK_DESIGN_FACTOR = 2.0
+# The rollback test mixes three such priors, all centred on the design alternative (a
+# discrete mixture of e-values is an e-value): (weight, concentration as a multiple of
+# the pseudo errors above). 70% on one 8x as concentrated (sd of the ratio
+# (r1 - r0) / sqrt(8), 0.53x for 1.5: near the growth of a test told the regression),
+# 15% on the broad one (reach toward 2x), 15% on a quarter of it (a = 1 for 1.5: gross
+# regressions shown by a handful of errors). Measured in bench/RESULTS-canary.md (side
+# table: 2x, 3x, 10x), derived in docs/canary.md ("The mixture").
+ROLLBACK_MIXTURE = ((0.7, 8.0), (0.15, 1.0), (0.15, 0.25))
 
 
 def _pseudo_errors(alternative: float, null: float) -> float:
     return (alternative / (alternative - null)) ** 2
+
+
+def rollback_mixture(rollback_ratio: float, n_c: int, n_s: int) -> stats.Mixture:
+    """The rollback test's prior on the canary's share of errors, for these exposures."""
+    design = ROLLBACK_DESIGN_FACTOR * rollback_ratio
+    mean = stats.share_null(design, n_c, n_s)
+    pseudo = _pseudo_errors(design, rollback_ratio)
+    return tuple(
+        (weight, stats.beta_prior(mean, pseudo * concentration))
+        for weight, concentration in ROLLBACK_MIXTURE
+    )
 
 
 @dataclass(frozen=True)
@@ -204,12 +223,11 @@ def rate_tests(
         return []
     total = x_c + x_s
     r_back, r_prom = rule.rollback_ratio, rule.promote_ratio
-    design = ROLLBACK_DESIGN_FACTOR * r_back
-    back = stats.log_binomial_mixture_e(
+    back = stats.log_mixture_e(
         x_c,
         total,
         stats.share_null(r_back, n_c, n_s),
-        stats.beta_prior(stats.share_null(design, n_c, n_s), _pseudo_errors(design, r_back)),
+        rollback_mixture(r_back, n_c, n_s),
         upper=True,
     )
     prom = stats.log_binomial_mixture_e(

@@ -18,7 +18,8 @@ Errors (and "slow" requests): the conditional binomial
         e = B(a + x, b + T - x) / B(a, b) / (p0^x (1 - p0)^(T - x))
 
     a nonnegative martingale under ``p = p0`` (Ville: P(ever >= 1/alpha) <= alpha,
-    however often it is looked at), and one-sided (reported as 1 unless the observed
+    however often it is looked at); so is a weighted sum of such terms with weights
+    summing to 1 (``log_mixture_lr``, the rollback test's three priors); one-sided (reported as 1 unless the observed
     share ``x/T`` is on the alternative's side of ``p0``); by a coupling of the error
     labels the whole composite null ``p <= p0`` then has the same guarantee.
 
@@ -44,6 +45,11 @@ def log_beta(a: float, b: float) -> float:
     return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
 
 
+def _logsumexp(values: list[float]) -> float:
+    top = max(values)
+    return top + math.log(sum(math.exp(v - top) for v in values))
+
+
 def share_null(ratio: float, n_canary: int, n_stable: int) -> float:
     """p0(r): the canary's share of errors when its rate is ``ratio`` x stable's."""
     weighted = ratio * n_canary
@@ -60,26 +66,47 @@ def beta_prior(mean: float, pseudo_errors: float) -> tuple[float, float]:
     return pseudo_errors, pseudo_errors * (1.0 - mean) / mean
 
 
-def log_binomial_mixture_e(
-    x: int, total: int, p0: float, prior: tuple[float, float], upper: bool
-) -> float:
-    """log e of the beta mixture against ``p = p0`` for ``x`` canary errors of ``total``.
+Prior = tuple[float, float]  # Beta(a, b)
+Mixture = tuple[tuple[float, Prior], ...]  # (weight, prior) pairs, weights summing to 1
 
-    One-sided: ``upper`` asks "is the canary's share above p0?" (rollback), else "below?"
-    (promote). When the observed share is not on that side, 0 (e = 1, no evidence).
-    """
-    if total <= 0 or not 0.0 < p0 < 1.0:
-        return 0.0
-    if (upper and x <= p0 * total) or (not upper and x >= p0 * total):
-        return 0.0
+
+def log_beta_lr(x: float, total: float, p0: float, prior: Prior) -> float:
+    """log of the Beta(a, b) mixture likelihood ratio against ``p = p0``, uncut: under
+    ``p0`` its expectation over ``x ~ Binomial(total, p0)`` is exactly 1."""
     a, b = prior
-    log_e = (
+    return (
         log_beta(a + x, b + (total - x))  # parenthesised: b may be far below 1 ulp of total
         - log_beta(a, b)
         - x * math.log(p0)
         - (total - x) * math.log1p(-p0)
     )
+
+
+def log_mixture_lr(x: float, total: float, p0: float, mixture: Mixture) -> float:
+    """log of a discrete mixture of Beta mixtures: sum_i w_i e_i. A convex combination
+    of e-values (of nonnegative martingales under ``p0``) is one."""
+    return _logsumexp([math.log(w) + log_beta_lr(x, total, p0, prior) for w, prior in mixture])
+
+
+def log_mixture_e(x: int, total: int, p0: float, mixture: Mixture, upper: bool) -> float:
+    """log e of ``mixture`` against ``p = p0`` for ``x`` canary errors of ``total``.
+
+    One-sided: ``upper`` asks "is the canary's share above p0?" (rollback), else "below?"
+    (promote). When the observed share is not on that side, 0 (e = 1, no evidence).
+    Every prior's mean must lie on the alternative's side of ``p0``: then each term, and
+    so the sum, rises with ``x`` on that side (the rejection region is an upper set).
+    """
+    if total <= 0 or not 0.0 < p0 < 1.0:
+        return 0.0
+    if (upper and x <= p0 * total) or (not upper and x >= p0 * total):
+        return 0.0
+    log_e = log_mixture_lr(x, total, p0, mixture)
     return max(log_e, 0.0) if math.isfinite(log_e) else 0.0
+
+
+def log_binomial_mixture_e(x: int, total: int, p0: float, prior: Prior, upper: bool) -> float:
+    """``log_mixture_e`` with the single prior Beta(a, b)."""
+    return log_mixture_e(x, total, p0, ((1.0, prior),), upper)
 
 
 def log_one_sample_e(x: int, n: int, floor: float, prior: tuple[float, float]) -> float:
@@ -104,11 +131,6 @@ def p_value(log_e: float) -> float:
 # nats of evidence against the best single bet in hindsight.
 BET_FRACTIONS = tuple(2.0**-k for k in range(1, 9))
 _LOG_WEIGHT = -math.log(len(BET_FRACTIONS))
-
-
-def _logsumexp(values: list[float]) -> float:
-    top = max(values)
-    return top + math.log(sum(math.exp(v - top) for v in values))
 
 
 def log_mean_e(total: float, n: int, m: float, upper: bool) -> float:
