@@ -275,6 +275,20 @@ class GitRepo:
         proc = run_git(["rev-parse", "--verify", "-q", f"{rev}:{path}"], self.root, check=False)
         return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
+    def blobs_at(self, rev: str, folders: Sequence[str]) -> dict[str, str]:
+        """{path: blob id} of the files directly in ``folders`` at ``rev``, in one
+        ``git ls-tree`` (sub-folders and submodules are not files)."""
+        if not folders:
+            return {}
+        out = self.git("ls-tree", "-z", rev, "--", *(f"{folder}/" for folder in folders))
+        blobs: dict[str, str] = {}
+        for entry in out.split("\x00"):
+            meta, _, path = entry.partition("\t")
+            parts = meta.split()
+            if len(parts) == 3 and parts[1] == "blob":
+                blobs[path] = parts[2]
+        return blobs
+
     def changed_files(self, base: str, head: str, pathspecs: Sequence[str]) -> list[str]:
         out = self.git("diff", "--name-only", "--no-renames", "-z", base, head, "--", *pathspecs)
         return [name for name in out.split("\x00") if name]

@@ -5,9 +5,11 @@ from HEAD's history and pointer files as committed at HEAD. Uncommitted pointer 
 reported, never published.
 
 Cost model: HEAD's version list comes from the history cache (one ``git log`` pass when
-cold). A version the store already holds from the same commit with the same hash is
-reused without parsing its YAML; the rest are read in one ``git cat-file --batch``. The
-store then compares rows in one transaction and writes only the differences.
+cold). The store compares that index (agent, number, commit, blob, hash) with its own in
+one transaction and asks the snapshot's loader for the configs of the rows it writes
+only: a thousand blobs per ``git cat-file --batch``, parsed (unless history just did),
+inserted and dropped before the next thousand. Committed pointers cost one
+``git ls-tree`` and one ``git cat-file --batch`` for all environments.
 
 Poison: a version the store cannot hold (not storable, or a file that no longer loads)
 is skipped, named by commit and file, and never blocks another agent; a pointer naming a
@@ -17,6 +19,7 @@ after publishing everything else.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -33,10 +36,10 @@ from agentver.store import (
     StaleSync,
     Store,
     StoredVersion,
-    StoreNotInitialized,
     SyncPlan,
 )
 from agentver.store.limits import unstorable_reason
+from agentver.store.plan import BATCH
 from agentver.store.rows import normalize_pointer
 from agentver.workspace import Workspace
 
@@ -50,24 +53,23 @@ def committed_pointers(
 
     With ``refused``, a file that cannot be parsed is appended there (and left out)
     instead of raising: one broken pointer file does not stop the others."""
-    head = ws.index.head
+    folders = {f"{POINTER_DIR}/{env}": rank for rank, env in enumerate(environments)}
+    # One `git ls-tree` for every environment and one `git cat-file --batch` for the files.
+    files = [
+        (folders[str(PurePosixPath(rel).parent)], rel, blob)
+        for rel, blob in ws.repo.blobs_at(ws.index.head, list(folders)).items()
+        if rel.endswith(".yaml") and str(PurePosixPath(rel).parent) in folders
+    ]
+    contents = ws.repo.read_blobs(blob for _, _, blob in files)
     pointers: list[Pointer] = []
-    for env in environments:
-        files = [f for f in ws.repo.files_at(head, f"{POINTER_DIR}/{env}") if f.endswith(".yaml")]
-        blobs = {f: ws.repo.blob_at(head, f) for f in files}
-        contents = ws.repo.read_blobs(b for b in blobs.values() if b)
-        for rel, blob in sorted(blobs.items()):
-            agent = PurePosixPath(rel).stem
-            if blob is None:
-                continue
-            try:
-                pointers.append(
-                    parse_pointer(contents[blob], f"{rel} at HEAD", env, agent, ws.cache)
-                )
-            except AgentverError as exc:
-                if refused is None:
-                    raise
-                refused.append(RefusedPointer(env, agent, exc.message))
+    for rank, rel, blob in sorted(files):
+        env, agent = environments[rank], PurePosixPath(rel).stem
+        try:
+            pointers.append(parse_pointer(contents[blob], f"{rel} at HEAD", env, agent, ws.cache))
+        except AgentverError as exc:
+            if refused is None:
+                raise
+            refused.append(RefusedPointer(env, agent, exc.message))
     return pointers
 
 
@@ -110,67 +112,66 @@ def load_storable(
 
 
 def build_snapshot(ws: Workspace, environments: list[str], store: Store | None = None) -> Snapshot:
-    """HEAD's versions with their configs, and the pointers committed at HEAD.
+    """HEAD's versions (their index, not their configs) and the pointers committed at HEAD.
 
-    A version the store already holds from the same commit, with content that hashes to
-    git's ``config_hash``, reuses the stored content: the hash proves it is the same
-    config, and a re-sync then parses no YAML at all. Anything else is read from git.
-    """
-    histories = ws.agents()
-    versions: list[Version] = [v for h in histories.values() for v in h.versions]
-    known = _proven_store_configs(store, versions)
-    parsed = {v.blob: ws.index.parsed_config(v.blob) for v in versions}  # from history, if cold
-    contents = ws.repo.read_blobs(
-        v.blob for v in versions if (v.agent, v.version) not in known and parsed[v.blob] is None
-    )
-    stored: list[StoredVersion] = []
+    The store compares the index with its own and asks the snapshot's loader for the
+    configs of the versions it writes only, a batch at a time (``load_configs``): a sync
+    after one commit parses one file, and a sync of 100,000 versions never holds them
+    all. A version history already found not storable is skipped without reading it.
+    ``store`` is no longer needed (kept for callers)."""
+    del store
+    index: list[Version] = []
     skipped: list[SkippedVersion] = []
-    for version in versions:
-        proven = known.get((version.agent, version.version))
-        if proven is not None:
-            stored.append(StoredVersion(version, proven))
-            continue
-        loaded, skip = load_storable(ws, version, contents)
-        if loaded is not None:
-            stored.append(loaded)
-        if skip is not None:
-            skipped.append(skip)
+    for history in ws.agents().values():
+        for version in history.versions:
+            reason = next((p for p in version.problems if "storable:" in p), None)
+            if reason is None:
+                index.append(version)
+            else:
+                path = agent_path(ws.settings, version.agent)
+                skipped.append(
+                    SkippedVersion(version.agent, version.version, version.commit, path, reason)
+                )
     refused: list[RefusedPointer] = []
     pointers = committed_pointers(ws, environments, refused)
     head = ws.index.head
     return Snapshot(
         head_commit=head,
-        versions=stored,
+        versions=(),
         pointers=pointers,
         environments=tuple(environments),
         skipped=tuple(skipped),
         refused=tuple(refused),
         descends_from=lambda published: ws.repo.is_ancestor(published, head),
+        index=index,
+        load=lambda wanted: load_configs(ws, wanted),
     )
 
 
-def _proven_store_configs(
-    store: Store | None, versions: list[Version]
-) -> dict[tuple[str, int], AgentConfig]:
-    if store is None:
-        return {}
-    try:
-        rows, _corrupt = store.scan_versions()  # a corrupt row is simply re-read from git
-    except StoreNotInitialized:
-        return {}
-    wanted = {(v.agent, v.version): v for v in versions}
-    proven: dict[tuple[str, int], AgentConfig] = {}
-    for row in rows:
-        key = (row.version.agent, row.version.version)
-        version = wanted.get(key)
-        if (
-            version is not None
-            and row.version.commit == version.commit
-            and row.version.config_hash == version.config_hash
-            and config_hash(row.config) == version.config_hash  # a tampered row is re-read
-        ):
-            proven[key] = row.config
-    return proven
+def load_configs(
+    ws: Workspace, wanted: Iterable[Version], batch: int = BATCH
+) -> Iterator[StoredVersion | SkippedVersion]:
+    """The config of each of ``wanted``, in order: its blobs read ``batch`` at a time
+    (one ``git cat-file --batch`` each), so only one batch is alive at once."""
+    chunk: list[Version] = []
+    for version in wanted:
+        chunk.append(version)
+        if len(chunk) >= batch:
+            yield from _load_chunk(ws, chunk)
+            chunk = []
+    yield from _load_chunk(ws, chunk)
+
+
+def _load_chunk(ws: Workspace, chunk: list[Version]) -> Iterator[StoredVersion | SkippedVersion]:
+    if not chunk:
+        return
+    contents = ws.repo.read_blobs(v.blob for v in chunk if ws.index.parsed_config(v.blob) is None)
+    for version in chunk:
+        loaded, skip = load_storable(ws, version, contents)
+        if loaded is not None:
+            yield loaded
+        elif skip is not None:
+            yield skip
 
 
 def check_not_stale(ws: Workspace, store: Store, *, force: bool) -> None:

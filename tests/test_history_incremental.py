@@ -3,6 +3,7 @@ result is exactly what a full pass over the history gives."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from typing import Any
 
@@ -103,3 +104,45 @@ def test_the_head_in_use_is_the_one_extended(repo: Repo) -> None:
     calls: list[str] = []
     assert incremental(repo, calls) == full_pass(repo)
     assert calls == [f"{base}..{repo.head()}"]
+
+
+def _cache_files(repo: Repo) -> dict[str, Any]:
+    ws = Workspace.open(repo.path)
+    folder = ws.index.cache_dir
+    return {p.name: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+
+
+def test_an_extended_head_writes_the_cache_a_full_pass_writes(repo: Repo) -> None:
+    """Issue 16: the files of agents the new commits did not touch are reused from the
+    cached HEAD (linked, not serialized again); every file equals a full pass's."""
+    repo.write("agentver.yaml", 'policies:\n  billing: {require: ["billing"]}\n')
+    repo.commit("policy")
+    repo.commit_agent("support", cfg(), "support v1")
+    repo.commit_agent("billing", cfg(system_prompt="You help with billing."), "billing v1")
+    Workspace.open(repo.path).index.all()
+    # A new policy for the untouched agent: its cached versions keep their verdict.
+    repo.write("agentver.yaml", 'policies:\n  billing: {require: ["refunds"]}\n')
+    repo.commit("stricter policy")
+    repo.commit_agent("support", cfg(model="gpt-5"), "support v2")
+    calls: list[str] = []
+    extended = incremental(repo, calls)
+    assert len(calls) == 1 and ".." in calls[0]
+    folder = Workspace.open(repo.path).index.cache_dir
+    assert (folder / "billing.json").stat().st_nlink == 2  # linked from the cached HEAD
+    assert (folder / "support.json").stat().st_nlink == 1
+    files = _cache_files(repo)
+    assert extended == full_pass(repo)
+    assert files == _cache_files(repo)  # the full pass rewrote them: identical
+    assert set(files) == {"billing.json", "support.json", "_all.json", "_summary.json"}
+
+
+def test_a_damaged_blob_cache_shard_is_a_miss(repo: Repo) -> None:
+    repo.commit_agent("support", cfg(), "v1")
+    expected = full_pass(repo)
+    ws = Workspace.open(repo.path)
+    shards = list(ws.index.blob_cache.root.glob("*.json"))
+    assert shards
+    for shard in shards:
+        shard.write_text("{not json")
+    shutil.rmtree(ws.index.cache_dir.parent)  # history lists gone: blobs are looked up
+    assert snapshot(Workspace.open(repo.path).index.all()) == expected

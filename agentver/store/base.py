@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -31,6 +31,10 @@ class StoredVersion:
     config: AgentConfig
 
 
+# Yields, for the versions asked for and in their order, each one's config or why not.
+Loader = Callable[[Iterable[Version]], Iterator["StoredVersion | SkippedVersion"]]
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """What sync publishes: HEAD's versions and the pointer files committed at HEAD.
@@ -53,6 +57,27 @@ class Snapshot:
     # descends_from(store_head) -> bool, asked inside the write transaction that holds the
     # store's head row (compare-and-swap). None: no ancestry check (synthetic snapshots).
     descends_from: Callable[[str], bool] | None = None
+    # The streamed form (what ``agentver sync`` builds, issue 16): HEAD's versions without
+    # their configs in ``index`` (``versions`` then stays empty), and ``load``, which
+    # yields for the versions asked for, in their order, the StoredVersion or the
+    # SkippedVersion saying why the store cannot hold it. The store compares indexes
+    # and loads configs only for the rows it writes, a batch at a time.
+    index: Sequence[Version] = ()
+    load: Loader | None = None
+
+    def git_versions(self) -> Iterator[Version]:
+        """Every version of HEAD's history the snapshot offers (either form)."""
+        yield from (s.version for s in self.versions)
+        yield from self.index
+
+    def configs(self, wanted: Iterable[Version]) -> Iterator[StoredVersion | SkippedVersion]:
+        """The configs of ``wanted``, in order (streamed when the snapshot has a loader)."""
+        if self.load is not None:
+            yield from self.load(wanted)
+            return
+        by_key = {(s.version.agent, s.version.version): s for s in self.versions}
+        for version in wanted:
+            yield by_key[(version.agent, version.version)]
 
 
 @dataclass(frozen=True)
@@ -94,8 +119,7 @@ class VersionConflict:
     agent: str
     version: int
     fields: tuple[str, ...]
-    stored: StoredVersion | None  # None: the stored row cannot be decoded (corrupt)
-    git: StoredVersion | None
+    git: Version | None
     row_id: str | None = None  # the row's version_id, which deletes it
 
 

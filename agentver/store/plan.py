@@ -1,28 +1,76 @@
-"""The sync plan: what a sync writes, from git's snapshot and the store's rows.
+"""The sync plan: what a sync writes, from git's snapshot and the store's version index.
 
-Pure (no I/O, the same for every backend): ``compute_plan`` compares the rows git would
-write with the rows the store has, without decoding them, and decides which pointers it
-may publish (docs/design.md section 8: a pointer naming a version the store will not
-hold is refused for its agent alone).
+Pure (no I/O, the same for every backend): ``compute_plan`` compares the index of every
+version git has (number, commit, hash, blob, validity, authorship: what ``index_row``
+holds, no config) with the same columns of the store's rows, and decides which pointers
+it may publish (docs/design.md section 8: a pointer naming a version the store will not
+hold is refused for its agent alone). A stored row whose content was found not to hash
+to its own ``config_hash`` (``unsound``) disagrees with git whatever its index says.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agentver.errors import IntegrityError
-from agentver.models import Pointer
+from agentver.models import Pointer, Version
 from agentver.store.base import (
     PointerChange,
     RefusedPointer,
     Snapshot,
-    StoredVersion,
     SyncPlan,
     VersionConflict,
 )
-from agentver.store.rows import FIELD_NAMES, HASH_INDEX, decode_row, normalize_pointer, version_row
+from agentver.store.rows import normalize_pointer
 from agentver.validity import unservable_reasons
+
+# The columns of agent_versions that identify a version without its config: its row id
+# (which deletes it), its key, and what sync compares (hash, commit, blob, validity).
+# Authorship and message come with the commit, which is compared. Equal index columns and
+# a sound stored row (content hashing to its config_hash) mean equal rows.
+INDEX_COLUMNS = (
+    "version_id",
+    "agent_id",
+    "version_number",
+    "config_hash",
+    '"commit"',
+    "blob",
+    "valid",
+)
+INDEX_SELECT = ", ".join(INDEX_COLUMNS)
+INDEX_NAMES = tuple(column.strip('"') for column in INDEX_COLUMNS)
+INDEX_HASH = INDEX_NAMES.index("config_hash")
+# Rows written (or content rows read) at once: memory stays bounded however many there are.
+BATCH = 1000
+
+
+def index_row(version: Version) -> tuple[Any, ...]:
+    """The index columns of ``version``'s row, in INDEX_COLUMNS order."""
+    return (
+        f"{version.agent}:v{version.version}",  # rows.version_id, inlined: 100k calls
+        version.agent,
+        version.version,
+        version.config_hash,
+        version.commit,
+        version.blob,
+        version.valid,
+    )
+
+
+def normalize_index_row(row: Sequence[Any]) -> tuple[Any, ...]:
+    """A selected index row in index_row's types (drivers differ on bools); a column that
+    does not convert (a corrupt row) stays as it is and then differs from git's."""
+    out = list(row)
+    for index, convert in ((2, int), (6, bool)):
+        with contextlib.suppress(TypeError, ValueError, OverflowError):
+            out[index] = convert(row[index])
+    return tuple(out)
+
+
+def _number(item: Version | VersionConflict) -> tuple[str, int]:
+    return (item.agent, item.version)
 
 
 def _is_empty(pointer: Pointer) -> bool:
@@ -35,55 +83,70 @@ def compute_plan(
     stored_pointers: Sequence[Pointer],
     previous_head: str | None,
     migrations: tuple[int, ...],
+    unsound: Mapping[tuple[str, int], tuple[str, ...]] | None = None,
 ) -> SyncPlan:
-    """Compare git (``snapshot``) with the store (rows from ``normalize_row``, compared
-    without decoding them).
+    """Compare git (``snapshot``) with the store (``stored_rows``: INDEX_COLUMNS of each
+    row by (agent, number); ``unsound``: rows whose content is known not to match their
+    hash, with the columns to blame).
 
     A committed pointer that names a version the store will not hold (missing in git,
     skipped as not storable, or schema-invalid) is refused for its agent alone: that
     (environment, agent) keeps the pointer the store already has, every other agent is
     published (docs/design.md section 8)."""
-    git_versions: dict[tuple[str, int], StoredVersion] = {}
-    for stored in snapshot.versions:
-        key = (stored.version.agent, stored.version.version)
-        if key in git_versions:
-            raise IntegrityError(f"snapshot has {key[0]} v{key[1]} twice")
-        git_versions[key] = stored
+    unsound = unsound or {}
     skipped = {(s.agent, s.version): s for s in snapshot.skipped}
+    offered = list(snapshot.git_versions())
+    git_versions = {(v.agent, v.version): v for v in offered}
+    if len(git_versions) != len(offered):
+        seen: set[tuple[str, int]] = set()
+        for version in offered:
+            key = (version.agent, version.version)
+            if key in seen:
+                raise IntegrityError(f"snapshot has {key[0]} v{key[1]} twice")
+            seen.add(key)
+    for key in skipped:  # a version found unstorable while loading (store.sync)
+        git_versions.pop(key, None)
     git_agents = {agent for agent, _ in git_versions} | {agent for agent, _ in skipped}
 
-    new: list[StoredVersion] = []
+    new: list[Version] = []
     conflicts: list[VersionConflict] = []
-    revalidated: list[StoredVersion] = []
-    for key, stored_git in sorted(git_versions.items()):
-        db_row = stored_rows.get(key)
+    revalidated: list[Version] = []
+    stored_row = stored_rows.get
+    for key, version in git_versions.items():  # ~16k: kept lean, compared in C
+        db_row = stored_row(key)
         if db_row is None:
-            new.append(stored_git)
+            new.append(version)
             continue
-        git_row = version_row(stored_git)
-        if git_row == db_row:
+        if (
+            db_row[3] == version.config_hash
+            and db_row[4] == version.commit
+            and db_row[5] == version.blob
+            and db_row[6] == version.valid
+            and key not in unsound
+        ):
             continue
         differing = tuple(
-            name for name, a, b in zip(FIELD_NAMES, git_row, db_row, strict=True) if a != b
-        )
+            name
+            for name, a, b in zip(
+                INDEX_NAMES, index_row(version), normalize_index_row(db_row), strict=True
+            )
+            if a != b
+        ) + unsound.get(key, ())
+        if not differing:
+            continue
         if differing == ("valid",):
-            revalidated.append(stored_git)
+            revalidated.append(version)
         else:
-            conflicts.append(
-                VersionConflict(key[0], key[1], differing, _decoded(db_row), stored_git, db_row[0])
-            )
+            conflicts.append(VersionConflict(key[0], key[1], differing, version, db_row[0]))
     orphaned: list[VersionConflict] = []
-    for key, db_row in sorted(stored_rows.items()):
-        if key[0] in git_agents and key not in git_versions and key not in skipped:
-            conflicts.append(
-                VersionConflict(
-                    key[0], key[1], ("missing in git",), _decoded(db_row), None, db_row[0]
-                )
-            )
+    for key in sorted(stored_rows.keys() - git_versions.keys()):
+        db_row = stored_rows[key]
+        if key[0] in git_agents and key not in skipped:
+            conflicts.append(VersionConflict(key[0], key[1], ("missing in git",), None, db_row[0]))
         elif key[0] not in git_agents:
             # An agent no commit of HEAD's history knows: a force-push removed it. Harmless
             # to keep (nothing in git can point at it); `sync --force` deletes the rows.
-            orphaned.append(VersionConflict(key[0], key[1], ("orphaned",), None, None, db_row[0]))
+            orphaned.append(VersionConflict(key[0], key[1], ("orphaned",), None, db_row[0]))
 
     def refusal(pointer: Pointer) -> str | None:
         for role, slot in (("active", pointer.active), ("canary", pointer.canary)):
@@ -96,18 +159,18 @@ def compute_plan(
             if found is None:
                 if pointer.agent in git_agents or key not in stored_rows:
                     return f"{role} v{slot.version} does not exist in git"
-                found_hash = stored_rows[key][HASH_INDEX]  # an agent only the store knows
+                found_hash = stored_rows[key][INDEX_HASH]  # an agent only the store knows
                 if found_hash != slot.config_hash:
                     return f"{role} v{slot.version} has hash {found_hash}, not {slot.config_hash}"
                 continue
-            if found.version.config_hash != slot.config_hash:
+            if found.config_hash != slot.config_hash:
                 return (
                     f"{role} v{slot.version} ({slot.config_hash}) but git's "
-                    f"v{slot.version} has hash {found.version.config_hash}"
+                    f"v{slot.version} has hash {found.config_hash}"
                 )
             # Schema and storable problems make a version unservable; a policy finding
             # does not (deploy --skip-gate --reason records that override in git).
-            if unservable_reasons(found.version):
+            if unservable_reasons(found):
                 return f"{role} v{slot.version} is not a valid version (run `agentver validate`)"
         return None
 
@@ -143,16 +206,11 @@ def compute_plan(
         head_commit=snapshot.head_commit,
         previous_head=previous_head,
         migrations=migrations,
-        new_versions=tuple(s.version for s in new),
-        changed_versions=tuple(conflicts),
-        revalidated=tuple(s.version for s in revalidated),
+        new_versions=tuple(sorted(new, key=_number)),
+        changed_versions=tuple(sorted(conflicts, key=_number)),
+        revalidated=tuple(sorted(revalidated, key=_number)),
         pointer_changes=tuple(changes),
         refused_pointers=tuple(refused),
         skipped=tuple(snapshot.skipped),
         orphaned=tuple(orphaned),
     )
-
-
-def _decoded(row: Sequence[Any]) -> StoredVersion | None:
-    decoded = decode_row(row)
-    return decoded if isinstance(decoded, StoredVersion) else None

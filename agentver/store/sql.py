@@ -5,30 +5,34 @@ from __future__ import annotations
 import abc
 import dataclasses
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from typing import Any
 
 from agentver.errors import IntegrityError
 from agentver.failpoints import failpoint
-from agentver.models import Pointer
+from agentver.hashing import config_hash
+from agentver.models import Pointer, Version
 from agentver.store import migrations
 from agentver.store.base import (
     ArmCounts,
     CorruptRow,
     Outcome,
     RuntimeState,
+    SkippedVersion,
     Snapshot,
     StaleSync,
     StoredVersion,
     StoreNotInitialized,
     SyncPlan,
     SyncRecord,
+    VersionConflict,
 )
-from agentver.store.plan import compute_plan
+from agentver.store.plan import BATCH, INDEX_SELECT, compute_plan
 from agentver.store.rows import (
     DEPLOYMENT_COLUMNS,
+    FIELD_NAMES,
     FLAG_COLUMNS,
     VERSION_COLUMNS,
     VERSION_SELECT,
@@ -38,6 +42,7 @@ from agentver.store.rows import (
     pointer_rows,
     pointers_from_rows,
     row_key,
+    version_id,
     version_row,
 )
 from agentver.store.sqltx import Tx
@@ -154,9 +159,49 @@ class SqlStore(abc.ABC):
         good.sort(key=lambda s: (s.version.agent, s.version.version))
         return good, bad
 
-    def _stored_rows(self, tx: Tx) -> dict[tuple[str, int], tuple[Any, ...]]:
-        rows = tx.query(f"SELECT {VERSION_SELECT} FROM agent_versions")
-        return {row_key(row): normalize_row(row) for row in rows}
+    def _stored_index(self, tx: Tx) -> dict[tuple[str, int], tuple[Any, ...]]:
+        """Every row's index columns (no config): what sync compares with git."""
+        index = {}
+        for row in tx.query(f"SELECT {INDEX_SELECT} FROM agent_versions"):
+            number = row[2]
+            index[(row[1], number) if type(number) is int else row_key(row)] = row
+        return index
+
+    def _full_rows(self, tx: Tx, ids: Iterable[str] | None) -> Iterable[tuple[Any, ...]]:
+        """Whole rows with these version_ids (None: every row), BATCH rows at a time."""
+        if ids is None:
+            last = ""
+            while True:
+                rows = tx.query(
+                    f"SELECT {VERSION_SELECT} FROM agent_versions WHERE version_id > ?"
+                    f" ORDER BY version_id LIMIT {BATCH}",
+                    (last,),
+                )
+                yield from rows
+                if len(rows) < BATCH:
+                    return
+                last = rows[-1][0]
+        wanted = sorted(set(ids))
+        for start in range(0, len(wanted), BATCH):
+            chunk = wanted[start : start + BATCH]
+            marks = ", ".join("?" for _ in chunk)
+            yield from tx.query(
+                f"SELECT {VERSION_SELECT} FROM agent_versions WHERE version_id IN ({marks})",
+                chunk,
+            )
+
+    def _unsound(self, tx: Tx, ids: Iterable[str] | None) -> dict[tuple[str, int], tuple[str, ...]]:
+        """Rows among ``ids`` (None: all) whose content does not decode or does not hash to
+        their own config_hash: the index cannot vouch for them."""
+        unsound: dict[tuple[str, int], tuple[str, ...]] = {}
+        for row in self._full_rows(tx, ids):
+            decoded = decode_row(row)
+            sound = isinstance(decoded, StoredVersion) and (
+                config_hash(decoded.config) == decoded.version.config_hash
+            )
+            if not sound:
+                unsound[row_key(row)] = ("content",)
+        return unsound
 
     def _head(self, tx: Tx, lock: bool = False) -> tuple[str | None, int]:
         """(published commit, seq) from the head row; the sync log on a schema-1 store."""
@@ -197,14 +242,18 @@ class SqlStore(abc.ABC):
         with self._lock, self._read() as tx:
             version = self._schema(tx)
             if tx is None or version == 0:
-                return compute_plan(snapshot, {}, [], None, migrations.pending(0))
-            return compute_plan(
-                snapshot,
-                self._stored_rows(tx),
-                self._pointers(tx, None),
-                self._head(tx)[0],
-                migrations.pending(version),
-            )
+                stored: dict[tuple[str, int], tuple[Any, ...]] = {}
+                plan = compute_plan(snapshot, stored, [], None, migrations.pending(0))
+                pointers: list[Pointer] = []
+            else:
+                stored, pointers = self._stored_index(tx), self._pointers(tx, None)
+                previous = self._head(tx)[0]
+                pending = migrations.pending(version)
+                plan = self._compare(tx, snapshot, stored, pointers, previous, pending, False)
+            # Load what sync would write (and drop it): a version only loading finds
+            # unstorable is reported here too.
+            late = self._stream(snapshot, self._to_write(plan), None)
+            return self._after_late_skips(plan, snapshot, stored, pointers, late)
 
     def sync(self, snapshot: Snapshot, *, force: bool = False) -> SyncPlan:
         """Publish ``snapshot`` in one compare-and-swap transaction (migrations included).
@@ -213,17 +262,22 @@ class SqlStore(abc.ABC):
         ``snapshot.head_commit`` (unless ``force``). A stored version that disagrees with
         git raises IntegrityError unless ``force``, which replaces (or deletes) it and
         deletes orphaned rows; the returned plan lists what was replaced.
+
+        Versions are compared by their index (number, commit, hash, blob...); the content
+        of the rows the committed pointers name is checked against its hash (every row's
+        with ``force``: the repair). Configs are loaded, a batch at a time, only for the
+        rows written, so memory does not grow with the history.
         """
         with self._lock, self._write(create=True) as tx:
             now = utc_now()
-            applied = migrations.apply(tx, self._schema(tx), now)
+            version = self._schema(tx)
+            applied = migrations.apply(tx, version, now)
             failpoint("sync.after_migrations")
             previous, seq = self._head(tx, lock=True)
             failpoint("sync.after_head_lock")
             self._check_descends(snapshot, previous, force)
-            plan = compute_plan(
-                snapshot, self._stored_rows(tx), self._pointers(tx, None), previous, applied
-            )
+            stored, pointers = self._stored_index(tx), self._pointers(tx, None)
+            plan = self._compare(tx, snapshot, stored, pointers, previous, applied, force)
             if plan.changed_versions and not force:
                 first = plan.changed_versions[0]
                 raise IntegrityError(
@@ -234,11 +288,114 @@ class SqlStore(abc.ABC):
                 )
             if plan.nothing_to_do and not (force and plan.orphaned):
                 return plan
+            removed = plan.changed_versions + (plan.orphaned if force else ())
+            # By version_id: it identifies a row even when its number column is corrupt.
+            tx.executemany(
+                "DELETE FROM agent_versions WHERE version_id = ?",
+                [(c.row_id,) for c in removed if c.row_id is not None],
+            )
+            failpoint("sync.after_version_deletes")
+            late = self._stream(snapshot, self._to_write(plan), tx)
+            failpoint("sync.after_version_inserts")
+            plan = self._after_late_skips(plan, snapshot, stored, pointers, late)
             self._apply(tx, snapshot, plan, now, seq + 1, force)
             self._notify(tx, plan.head_commit)
             failpoint("sync.before_commit")
         failpoint("sync.after_commit")
         return dataclasses.replace(plan, applied=True, forced=force)
+
+    def _compare(
+        self,
+        tx: Tx,
+        snapshot: Snapshot,
+        stored: dict[tuple[str, int], tuple[Any, ...]],
+        pointers: list[Pointer],
+        previous: str | None,
+        pending: tuple[int, ...],
+        force: bool,
+    ) -> SyncPlan:
+        """The plan from the store's index; conflicts then named column by column."""
+        named = {
+            version_id(p.agent, slot.version)
+            for p in snapshot.pointers
+            for slot in (p.active, p.canary)
+            if slot is not None
+        }
+        unsound = self._unsound(tx, None if force else named)
+        plan = compute_plan(snapshot, stored, pointers, previous, pending, unsound)
+        if not plan.changed_versions:
+            return plan
+        return dataclasses.replace(plan, changed_versions=self._detailed(tx, snapshot, plan))
+
+    def _detailed(self, tx: Tx, snapshot: Snapshot, plan: SyncPlan) -> tuple[VersionConflict, ...]:
+        """Conflicts with the columns that differ, content included (git's configs of the
+        few conflicting versions are loaded for it)."""
+        with_git = [c for c in plan.changed_versions if c.git is not None]
+        ids = [c.row_id for c in with_git if c.row_id is not None]
+        rows = {row[0]: normalize_row(row) for row in self._full_rows(tx, ids)}
+        git_rows: dict[str, tuple[Any, ...]] = {}
+        for item in snapshot.configs(c.git for c in with_git if c.git is not None):
+            if isinstance(item, StoredVersion):
+                git_rows[version_id(item.version.agent, item.version.version)] = version_row(item)
+        out: list[VersionConflict] = []
+        for conflict in plan.changed_versions:
+            git_row, db_row = git_rows.get(conflict.row_id or ""), rows.get(conflict.row_id or "")
+            if git_row is not None and db_row is not None and len(db_row) == len(git_row):
+                fields = tuple(
+                    name for name, a, b in zip(FIELD_NAMES, git_row, db_row, strict=True) if a != b
+                )
+                if fields:
+                    conflict = dataclasses.replace(conflict, fields=fields)
+            out.append(conflict)
+        return tuple(out)
+
+    @staticmethod
+    def _to_write(plan: SyncPlan) -> list[Version]:
+        return [*plan.new_versions, *(c.git for c in plan.changed_versions if c.git is not None)]
+
+    @staticmethod
+    def _stream(snapshot: Snapshot, wanted: list[Version], tx: Tx | None) -> list[SkippedVersion]:
+        """Insert the rows of ``wanted`` (only load them when ``tx`` is None), BATCH at a
+        time, so that no more configs than that are alive at once; returns the versions
+        loading found the store cannot hold."""
+        late: list[SkippedVersion] = []
+        batch: list[tuple[Any, ...]] = []
+        sql = insert_sql("agent_versions", VERSION_COLUMNS)
+        for item in snapshot.configs(wanted):
+            if isinstance(item, SkippedVersion):
+                late.append(item)
+                continue
+            if tx is not None:
+                batch.append(version_row(item))
+                if len(batch) >= BATCH:
+                    tx.executemany(sql, batch)
+                    batch.clear()
+        if tx is not None:
+            tx.executemany(sql, batch)
+        return late
+
+    @staticmethod
+    def _after_late_skips(
+        plan: SyncPlan,
+        snapshot: Snapshot,
+        stored: dict[tuple[str, int], tuple[Any, ...]],
+        pointers: list[Pointer],
+        late: list[SkippedVersion],
+    ) -> SyncPlan:
+        """The plan once loading found versions unstorable: they are skipped, and a
+        pointer naming one is refused for its agent alone (like any unstorable version)."""
+        if not late:
+            return plan
+        again = compute_plan(
+            dataclasses.replace(snapshot, skipped=(*snapshot.skipped, *late)),
+            stored,
+            pointers,
+            plan.previous_head,
+            plan.migrations,
+        )
+        return dataclasses.replace(
+            again, changed_versions=plan.changed_versions, orphaned=plan.orphaned
+        )
 
     def _check_descends(self, snapshot: Snapshot, previous: str | None, force: bool) -> None:
         if force or previous is None or previous == snapshot.head_commit:
@@ -255,18 +412,8 @@ class SqlStore(abc.ABC):
     def _apply(
         self, tx: Tx, snapshot: Snapshot, plan: SyncPlan, now: str, seq: int, force: bool
     ) -> None:
-        by_key = {(s.version.agent, s.version.version): s for s in snapshot.versions}
-        removed = plan.changed_versions + (plan.orphaned if force else ())
-        # By version_id: it identifies a row even when its number column is corrupt.
-        tx.executemany(
-            "DELETE FROM agent_versions WHERE version_id = ?",
-            [(c.row_id,) for c in removed if c.row_id is not None],
-        )
-        failpoint("sync.after_version_deletes")
-        inserts = [by_key[(v.agent, v.version)] for v in plan.new_versions]
-        inserts += [c.git for c in plan.changed_versions if c.git is not None]
-        tx.executemany(insert_sql("agent_versions", VERSION_COLUMNS), map(version_row, inserts))
-        failpoint("sync.after_version_inserts")
+        """Everything but the versions (``sync`` streamed those in): validity updates,
+        pointers, the sync log and the head row."""
         tx.executemany(
             "UPDATE agent_versions SET valid = ? WHERE agent_id = ? AND version_number = ?",
             [(v.valid, v.agent, v.version) for v in plan.revalidated],
