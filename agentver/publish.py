@@ -30,6 +30,7 @@ from agentver.hashing import config_hash
 from agentver.history import agent_path
 from agentver.models import AgentConfig, Pointer, Version
 from agentver.store import (
+    CorruptPointer,
     RefusedPointer,
     SkippedVersion,
     Snapshot,
@@ -223,7 +224,7 @@ def verify(ws: Workspace, store: Store | None, environments: list[str]) -> Verif
     """Recompute hashes from git; compare with pointer files and the store.
 
     Problem kinds: ``pointer`` (a pointer file names a version git does not have),
-    ``corrupt`` (a row that cannot be decoded), ``tampered`` (content that does not hash
+    ``corrupt`` (a version or pointer row that cannot be decoded), ``tampered`` (content that does not hash
     to its row's hash), ``rewritten`` (git's version differs), ``orphaned`` (an agent no
     commit of HEAD's history has, after a force-push), ``behind`` (a version not synced
     yet), ``pointer-drift``. ``sync --force`` repairs all but ``pointer``."""
@@ -339,7 +340,20 @@ def store_drift(
     for env, agent in sorted(set(committed) | set(served)):
         if env not in environments:
             continue
-        if _pointer_state(committed.get((env, agent))) != _pointer_state(served.get((env, agent))):
+        stored_pointer = served.get((env, agent))
+        if isinstance(stored_pointer, CorruptPointer):
+            problems.append(
+                Drift(
+                    "corrupt",
+                    agent,
+                    env,
+                    f"pointer row in {env} cannot be decoded ({stored_pointer.reason});"
+                    " `agentver sync` rewrites it from git",
+                )
+            )
+        elif _pointer_state(committed.get((env, agent))) != _pointer_state(
+            served.get((env, agent))
+        ):
             problems.append(
                 Drift(
                     "pointer-drift",

@@ -17,7 +17,7 @@ from agentver import routing
 from agentver.errors import IntegrityError
 from agentver.hashing import config_hash
 from agentver.models import AgentConfig, Pointer, ResolvedConfig, Variant
-from agentver.store import RuntimeState
+from agentver.store import CorruptPointer, RuntimeState
 
 log = logging.getLogger("agentver.runtime")
 
@@ -77,7 +77,8 @@ def freeze(value: Any) -> Any:
 @dataclass(eq=False)
 class Entry:
     """One agent as served. ``broken`` is set when its stored content cannot be served
-    (hash mismatch, missing or corrupt row) and it has no earlier good state."""
+    (hash mismatch, missing or corrupt row, corrupt pointer rows) and it has no earlier
+    good state."""
 
     pointer: Pointer
     active_config: AgentConfig | None
@@ -117,6 +118,14 @@ class Entry:
 def _entry(
     pointer: Pointer, state: RuntimeState, bad: Mapping[tuple[str, int | str], str]
 ) -> Entry:
+    if isinstance(pointer, CorruptPointer):
+        return Entry(
+            pointer=pointer,
+            active_config=None,
+            canary_config=None,
+            router=routing.Router.of(pointer.agent, None, {}),
+            broken=f"its pointer row in the store is corrupt ({pointer.reason})",
+        )
     problems = []
     configs: list[AgentConfig | None] = []
     for role, ref in (("active", pointer.active), ("canary", pointer.canary)):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from agentver.store.base import (
     ArmCounts,
+    CorruptPointer,
     CorruptRow,
     Outcome,
     PointerChange,
@@ -32,6 +33,7 @@ DEFAULT_STORE_URL = "sqlite:///.agentver/runtime.db"
 __all__ = [
     "DEFAULT_STORE_URL",
     "ArmCounts",
+    "CorruptPointer",
     "CorruptRow",
     "Outcome",
     "PointerChange",

@@ -101,6 +101,19 @@ class CorruptRow:
 
 
 @dataclass(frozen=True)
+class CorruptPointer(Pointer):
+    """The pointer of an (environment, agent) whose deployment or flag rows cannot be
+    decoded: it serves nothing (no active, no canary, no flags) and ``reason`` says why.
+
+    ``Store.pointers()`` returns it in place of that agent's pointer, so one bad row costs
+    only its own agent: the runtime keeps that agent's last known good (or refuses it
+    alone), ``verify`` and ``status`` name it, and ``sync`` rewrites it from git (it never
+    equals a committed pointer)."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class RefusedPointer:
     """A committed pointer sync did not publish: the store keeps that agent's old one."""
 

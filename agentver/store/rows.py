@@ -9,6 +9,7 @@ from typing import Any
 
 from agentver.models import ActiveVersion, AgentConfig, Canary, Flag, Pointer, Version
 from agentver.store.base import (
+    CorruptPointer,
     CorruptRow,
     StoredVersion,
 )
@@ -37,6 +38,11 @@ VERSION_SELECT = ", ".join(VERSION_COLUMNS)
 # Display names of the columns, for conflict messages ("commit" without quotes).
 FIELD_NAMES = tuple(column.strip('"') for column in VERSION_COLUMNS)
 HASH_INDEX = FIELD_NAMES.index("config_hash")
+
+# What decoding a row can raise on bad content (RecursionError: JSON nested too deeply).
+DECODE_ERRORS = (TypeError, ValueError, OverflowError, AttributeError, RecursionError)
+MAX_BP = 10000
+
 
 DEPLOYMENT_COLUMNS = (
     "agent_id",
@@ -128,7 +134,7 @@ def decode_row(row: Sequence[Any]) -> StoredVersion | CorruptRow:
     """The stored version, or what is wrong with the row (never raises on bad content)."""
     try:
         return version_from_row(row)
-    except (TypeError, ValueError, OverflowError, AttributeError) as exc:
+    except DECODE_ERRORS as exc:
         number = row[2]
         with contextlib.suppress(TypeError, ValueError, OverflowError):
             number = int(number)
@@ -276,33 +282,95 @@ def pointer_rows(
     return deployments, flags
 
 
+def _bounded(value: Any, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} is {value!r}, not an integer from {low} to {high}")
+    return value
+
+
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} is {value!r}, not text")
+    return value
+
+
+def _names(value: Any, name: str) -> tuple[str, ...]:
+    decoded = json.loads(value)
+    if not isinstance(decoded, list) or not all(isinstance(item, str) for item in decoded):
+        raise ValueError(f"{name} is not a JSON list of names")
+    return tuple(decoded)
+
+
+def _flag_enabled(value: Any) -> bool:
+    # PostgreSQL returns a bool; SQLite stores a BOOLEAN as the integer 0 or 1.
+    if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
+        return bool(value)
+    raise ValueError(f"enabled is {value!r}, not a boolean")
+
+
+def _deployment(row: Sequence[Any]) -> ActiveVersion | Canary:
+    _agent, _env, role, _vid, number, config_hash, commit, _pct, bp, salt, started = row[:11]
+    number = _bounded(number, "version_number", 1, 2**63 - 1)
+    config_hash = _text(config_hash, "config_hash")
+    commit = _text(commit, "commit")
+    bp = _bounded(bp, "traffic_bp", 0, MAX_BP)
+    if role == "active":
+        return ActiveVersion(number, config_hash, commit)
+    if role == "canary":
+        return Canary(
+            number, config_hash, commit, bp, _text(salt, "salt"), _text(started, "started_at")
+        )
+    raise ValueError(f"role is {role!r}, not 'active' or 'canary'")
+
+
+def _flag(row: Sequence[Any]) -> Flag:
+    _agent, _env, name, enabled, percent_bp, users, add_tools, remove_tools = row
+    return Flag(
+        name=_text(name, "name"),
+        enabled=_flag_enabled(enabled),
+        percent_bp=None if percent_bp is None else _bounded(percent_bp, "percent_bp", 0, MAX_BP),
+        users=_names(users, "users"),
+        add_tools=_names(add_tools, "add_tools"),
+        remove_tools=_names(remove_tools, "remove_tools"),
+    )
+
+
 def pointers_from_rows(
     deployments: Iterable[Sequence[Any]], flags: Iterable[Sequence[Any]]
 ) -> list[Pointer]:
-    """Rebuild pointers from rows selected with DEPLOYMENT_COLUMNS and FLAG_COLUMNS."""
+    """Rebuild pointers from rows selected with DEPLOYMENT_COLUMNS and FLAG_COLUMNS.
+
+    Each row is checked on its own (types, ranges, JSON). An (environment, agent) with a
+    row that cannot be decoded comes back as a ``CorruptPointer`` naming that row, never
+    as an exception: one bad row costs only its own agent (docs/runtime.md)."""
     actives: dict[tuple[str, str], ActiveVersion] = {}
     canaries: dict[tuple[str, str], Canary] = {}
     flag_map: dict[tuple[str, str], dict[str, Flag]] = {}
+    broken: dict[tuple[str, str], str] = {}
     for row in deployments:
-        agent, env, role, _vid, number, config_hash, commit, _pct, bp, salt, started = row[:11]
-        key = (env, agent)
-        if role == "active":
-            actives[key] = ActiveVersion(int(number), config_hash, commit)
+        key = (str(row[1]), str(row[0]))
+        try:
+            slot = _deployment(row)
+        except DECODE_ERRORS as exc:
+            broken.setdefault(key, f"agent_deployments {row[2]!r} row: {exc}"[:200])
+            continue
+        if isinstance(slot, Canary):
+            canaries[key] = slot
         else:
-            canaries[key] = Canary(int(number), config_hash, commit, int(bp), salt, started)
+            actives[key] = slot
     for row in flags:
-        agent, env, name, enabled, percent_bp, users, add_tools, remove_tools = row
-        flag_map.setdefault((env, agent), {})[name] = Flag(
-            name=name,
-            enabled=bool(enabled),
-            percent_bp=None if percent_bp is None else int(percent_bp),
-            users=tuple(json.loads(users)),
-            add_tools=tuple(json.loads(add_tools)),
-            remove_tools=tuple(json.loads(remove_tools)),
-        )
-    keys = sorted(set(actives) | set(canaries) | set(flag_map))
+        key = (str(row[1]), str(row[0]))
+        try:
+            flag = _flag(row)
+        except DECODE_ERRORS as exc:
+            broken.setdefault(key, f"agent_flags {row[2]!r} row: {exc}"[:200])
+            continue
+        flag_map.setdefault(key, {})[flag.name] = flag
+    keys = sorted(set(actives) | set(canaries) | set(flag_map) | set(broken))
     return [
-        normalize_pointer(
+        CorruptPointer(agent=agent, environment=env, reason=broken[(env, agent)])
+        if (env, agent) in broken
+        else normalize_pointer(
             Pointer(
                 agent=agent,
                 environment=env,
