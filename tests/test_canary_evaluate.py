@@ -75,7 +75,7 @@ def test_rollback_verdict_with_its_numbers(repo: Repo, run_cli: RunCli, tmp_path
     assert set(doc) >= JSON_KEYS
     assert doc["agent"] == "support" and doc["environment"] == "production"
     assert doc["verdict"] == "rollback"
-    counts = {"slow": None, "scored": 0, "score_mean": None}
+    counts = {"slow": None, "scored": 0, "score_mean": None, "ignored": 0}
     assert doc["stable"] == {
         **{"version": 1, "requests": 2000, "errors": 40, "error_rate": 0.02},
         **counts,

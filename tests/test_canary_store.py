@@ -101,9 +101,12 @@ def test_record_outcome_refuses_a_score_outside_0_1(
     ok(run_cli("sync", "--store", url, cwd=repo.path))
     with RuntimeClient(url, "production") as client:
         resolved = client.resolve("support", "user-1")
-        for bad in (1.5, -0.1, float("nan"), "0.5", True):
-            with pytest.raises(ValueError, match=r"score must be a number in \[0, 1\]"):
-                client.record_outcome(resolved, ok=True, score=bad)  # type: ignore[arg-type]
+        for bad, error in ((1.5, ValueError), (-0.1, ValueError), (float("nan"), ValueError)):
+            with pytest.raises(error, match=r"score must be a number in \[0, 1\]"):
+                client.record_outcome(resolved, ok=True, score=bad)
+        for wrong in ("0.5", True):  # a wrong type (tests/test_outcome_values.py)
+            with pytest.raises(TypeError, match=r"score must be a number in \[0, 1\]"):
+                client.record_outcome(resolved, ok=True, score=wrong)  # type: ignore[arg-type]
         client.record_outcome(resolved, ok=True, score=0)
         client.record_outcome(resolved, ok=True, score=1.0)
 

@@ -41,6 +41,18 @@ class Metrics:
     stable: ArmStats
     canary: ArmStats
     source: str  # "store sqlite:///..." or "file metrics.json"
+    # Per arm: stored outcomes left out for invalid values (an older agentver wrote them).
+    ignored: tuple[int, int] = (0, 0)
+
+    def warnings(self) -> list[str]:
+        stable, canary = self.ignored
+        if not stable + canary:
+            return []
+        return [
+            f"ignored {stable + canary} outcome(s) with invalid values ({stable} stable,"
+            f" {canary} canary: a negative, infinite or NaN latency, or a score outside"
+            f" [0, 1]) in {self.source}; an older agentver recorded them"
+        ]
 
 
 @dataclass(frozen=True)
@@ -60,8 +72,16 @@ class Evaluation:
             "agent": self.agent,
             "environment": self.environment,
             **verdict,
-            "stable": {"version": self.stable_version, **verdict["stable"]},
-            "canary": {"version": self.canary.version, **verdict["canary"]},
+            "stable": {
+                "version": self.stable_version,
+                **verdict["stable"],
+                "ignored": self.metrics.ignored[0],
+            },
+            "canary": {
+                "version": self.canary.version,
+                **verdict["canary"],
+                "ignored": self.metrics.ignored[1],
+            },
             "percent": self.canary.percent,
             "source": self.metrics.source,
             "settings": self.rule.to_json(),
@@ -146,8 +166,10 @@ def metrics_from_store(store: Store, pointer: Pointer, rule: CanaryRule) -> Metr
         pointer.agent, pointer.environment, canary.salt, slow_ms=rule.latency_threshold_ms
     )
     arms = []
+    ignored = []
     for variant in ("stable", "canary"):
         arm = counts.get(variant)
+        ignored.append(arm.ignored if arm is not None else 0)
         if arm is None:
             arms.append(ArmStats(0, 0))
             continue
@@ -162,7 +184,7 @@ def metrics_from_store(store: Store, pointer: Pointer, rule: CanaryRule) -> Metr
                 score_sum=min(float(arm.score_sum), float(arm.scored)),
             )
         )
-    return Metrics(arms[0], arms[1], f"store {store.url}")
+    return Metrics(arms[0], arms[1], f"store {store.url}", (ignored[0], ignored[1]))
 
 
 def metrics_from_file(path: Path) -> Metrics:

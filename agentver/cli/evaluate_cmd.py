@@ -91,6 +91,8 @@ def canary_evaluate_cmd(
             evaluation = evaluate_canary(ws, environment, agent, store=store)
             for message in store_warnings(store, ws.pointer(environment, agent)):
                 output.warn(message)
+            for message in evaluation.metrics.warnings():
+                output.warn(message)
         else:
             evaluation = evaluate_canary(ws, environment, agent, metrics_file=metrics)
         document = evaluation.to_json()

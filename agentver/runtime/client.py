@@ -29,7 +29,7 @@ from types import TracebackType
 from agentver.errors import NotFound, StoreError
 from agentver.failpoints import failpoint
 from agentver.models import Pointer, ResolvedConfig
-from agentver.runtime.outcomes import OutcomeQueue
+from agentver.runtime.outcomes import OutcomeQueue, checked_values
 from agentver.runtime.refresher import MODES, Refresher
 from agentver.runtime.served import Entry, build_entries
 from agentver.store import Outcome, RuntimeState, Store, StoreNotInitialized, open_store
@@ -319,15 +319,13 @@ class RuntimeClient:
     ) -> None:
         """Queue one outcome for canary evaluation; never waits for the store.
 
-        ``score`` is a quality score in [0, 1] (a user rating, a sampled judge's score),
+        ``ok`` is True or False; ``latency_ms`` a finite number of milliseconds >= 0;
+        ``score`` a quality score in [0, 1] (a user rating, a sampled judge's score),
         compared between the arms when the agent's ``canary:`` settings guard quality.
-        Anything else is a ValueError, raised here in the caller rather than lost later.
+        A wrong type is a TypeError and a value out of range a ValueError, raised here in
+        the caller rather than written to the store (docs/runtime.md).
         """
-        if score is not None:
-            if isinstance(score, bool) or not isinstance(score, (int, float)):
-                raise ValueError(f"score must be a number in [0, 1], got {score!r}")
-            if not 0.0 <= float(score) <= 1.0:  # also refuses NaN
-                raise ValueError(f"score must be a number in [0, 1], got {score!r}")
+        resolved, ok, latency, quality = checked_values(resolved, ok, latency_ms, score)
         entry = self._entries.get(resolved.agent)
         canary = entry.pointer.canary if entry is not None else None
         salt = canary.salt if canary is not None else ""
@@ -343,10 +341,10 @@ class RuntimeClient:
                 version=resolved.version,
                 config_hash=resolved.config_hash,
                 salt=salt,
-                ok=bool(ok),
-                latency_ms=None if latency_ms is None else float(latency_ms),
+                ok=ok,
+                latency_ms=latency,
                 at=utc_now(),
-                score=None if score is None else float(score),
+                score=quality,
             )
         )
 

@@ -9,13 +9,58 @@ is full. A failed write keeps the outcomes queued (oldest dropped past ``max_que
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 import threading
 from collections import deque
+from typing import Any
 
 from agentver.errors import StoreError
+from agentver.models import ResolvedConfig
 from agentver.store import Outcome, Store
 
 log = logging.getLogger("agentver.runtime")
+
+
+def _real(value: Any, message: str) -> float:
+    """``value`` as a float; TypeError unless it is a real number (bools are not)."""
+    kind = type(value)  # float and int first: the common case skips the ABC check
+    if (kind is not float and kind is not int) and (
+        isinstance(value, bool) or not isinstance(value, numbers.Real)
+    ):
+        raise TypeError(f"{message}, got {value!r}")
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond a float
+        raise ValueError(f"{message}, got {value!r}") from None
+
+
+def checked_values(
+    resolved: Any, ok: Any, latency_ms: Any, score: Any
+) -> tuple[ResolvedConfig, bool, float | None, float | None]:
+    """The arguments of ``record_outcome`` as stored, or a TypeError (wrong type) or
+    ValueError (out of range): raised in the caller, never written to the store."""
+    if not isinstance(resolved, ResolvedConfig):
+        raise TypeError(
+            f"resolved must be the ResolvedConfig that resolve() returned, got {resolved!r}"
+        )
+    if resolved.variant not in ("stable", "canary"):
+        raise ValueError(f"resolved.variant must be 'stable' or 'canary', got {resolved.variant!r}")
+    if type(ok) is not bool:  # 1, "yes" or None would be counted, but as what?
+        raise TypeError(f"ok must be True or False, got {ok!r}")
+    latency = None
+    if latency_ms is not None:
+        message = "latency_ms must be a number of milliseconds, finite and >= 0"
+        latency = _real(latency_ms, message)
+        if not 0.0 <= latency < math.inf:  # also refuses NaN
+            raise ValueError(f"{message}, got {latency_ms!r}")
+    quality = None
+    if score is not None:
+        message = "score must be a number in [0, 1]"
+        quality = _real(score, message)
+        if not 0.0 <= quality <= 1.0:  # also refuses NaN
+            raise ValueError(f"{message}, got {score!r}")
+    return resolved, ok, latency, quality
 
 
 class OutcomeQueue:

@@ -242,6 +242,9 @@ class ArmCounts:
     slow: int = 0  # outcomes with latency_ms over the ``slow_ms`` asked for
     scored: int = 0  # outcomes with a score
     score_sum: float = 0.0
+    # Outcomes left out of every figure above: a latency or score no agentver accepts
+    # today (negative, infinite, NaN, a score outside [0, 1]) that older ones stored.
+    ignored: int = 0
 
     @property
     def error_rate(self) -> float:

@@ -566,22 +566,32 @@ class SqlStore(abc.ABC):
         self, agent: str, environment: str, salt: str, *, slow_ms: float | None = None
     ) -> dict[str, ArmCounts]:
         """Per variant ("stable", "canary"): totals of outcomes recorded under ``salt``;
-        ``slow`` counts latencies over ``slow_ms`` (0 when None)."""
+        ``slow`` counts latencies over ``slow_ms`` (0 when None). Outcomes with a value
+        today's record_outcome refuses (stored by an older agentver) are left out and
+        counted in ``ignored``."""
         with self._lock, self._read() as tx:
             tx = self._require_schema(tx)
-            scores = (
-                "SUM(score), COUNT(score)"
-                if self._schema(tx) >= migrations.OUTCOME_SCORE_VERSION
-                else "0, 0"
-            )
+            has_score = self._schema(tx) >= migrations.OUTCOME_SCORE_VERSION
+            scores = "SUM(score), COUNT(score)" if has_score else "0, 0"
+            # BETWEEN is false for NaN (PostgreSQL sorts it above infinity) and infinity.
+            valid = "(latency_ms IS NULL OR latency_ms BETWEEN 0 AND 1e308)"
+            if has_score:
+                valid += " AND (score IS NULL OR score BETWEEN 0 AND 1)"
             params = (agent, environment, salt)
+            where = "WHERE agent_id = ? AND environment = ? AND salt = ?"
             totals = tx.query(
                 "SELECT variant, COUNT(*), SUM(CASE WHEN ok THEN 0 ELSE 1 END),"
                 " COUNT(latency_ms), AVG(latency_ms), MAX(latency_ms),"
                 " SUM(CASE WHEN latency_ms > ? THEN 1 ELSE 0 END),"
-                f" {scores} FROM agent_outcomes"
-                " WHERE agent_id = ? AND environment = ? AND salt = ? GROUP BY variant",
+                f" {scores} FROM agent_outcomes {where} AND {valid} GROUP BY variant",
                 (slow_ms, *params),
+            )
+            ignored = dict(
+                tx.query(
+                    f"SELECT variant, COUNT(*) FROM agent_outcomes {where} AND NOT ({valid})"
+                    " GROUP BY variant",
+                    params,
+                )
             )
             version_rows = tx.query(
                 "SELECT DISTINCT variant, version_number FROM agent_outcomes"
@@ -601,5 +611,9 @@ class SqlStore(abc.ABC):
                 slow=int(slow or 0),
                 scored=int(scored or 0),
                 score_sum=float(score_sum or 0.0),
+            )
+        for variant, count in ignored.items():
+            counts[variant] = dataclasses.replace(
+                counts.get(variant, ArmCounts(0, 0)), ignored=int(count)
             )
         return counts
