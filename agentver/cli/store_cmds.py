@@ -18,6 +18,9 @@ STORE_OPTION = typer.Option(
     "--store",
     help="Store URL (else AGENTVER_STORE, else `store` in agentver.yaml, else sqlite:///.agentver/runtime.db).",
 )
+# Seconds a status or verify read may take on PostgreSQL (the runtime client's mechanism:
+# the server's statement_timeout, then a client-side deadline one second later).
+READ_STATEMENT_TIMEOUT = 5.0
 ENVS_OPTION = typer.Option(
     None, "--env", "-e", help="Environment(s) to publish (repeatable; default all)."
 )
@@ -27,7 +30,11 @@ def _environments(ws: Workspace, chosen: list[str] | None) -> list[str]:
     return [ws.environment(env) for env in chosen] if chosen else list(ws.settings.environments)
 
 
-def _open_store(ws: Workspace, url: str | None, *, create_default: bool = False) -> Any:
+def _open_store(
+    ws: Workspace, url: str | None, *, create_default: bool = False, reader: bool = False
+) -> Any:
+    """The store; a ``reader`` (status, verify) gives up on a PostgreSQL statement after
+    READ_STATEMENT_TIMEOUT, lock waits included (a sync waits for the one before it)."""
     from agentver.settings import DEFAULT_STORE
     from agentver.store import open_store
 
@@ -36,7 +43,8 @@ def _open_store(ws: Workspace, url: str | None, *, create_default: bool = False)
         # The embedded default lives in .agentver/, which a repo without pointers may lack;
         # any other missing directory is more likely a typo and stays an error.
         (ws.root / ".agentver").mkdir(exist_ok=True)
-    return open_store(chosen, ws.root)
+    timeout = READ_STATEMENT_TIMEOUT if reader else None
+    return open_store(chosen, ws.root, statement_timeout=timeout)
 
 
 @app.command("sync")
@@ -167,13 +175,17 @@ def verify_cmd(
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Recompute hashes from git; compare with pointer files and the store. Exit 1 on any mismatch."""
+    """Recompute hashes from git; compare with pointer files and the store. Exit 1 on any mismatch.
+
+    A PostgreSQL store that does not answer a read within 5 s (a lock another session
+    holds, a stalled server) is exit 2, like an unreachable one.
+    """
     from agentver.publish import verify
 
     ws = open_workspace(ctx)
     if no_store and store_url:
         raise UsageError("--no-store and --store contradict each other")
-    store = None if no_store else _open_store(ws, store_url)
+    store = None if no_store else _open_store(ws, store_url, reader=True)
     try:
         report = verify(ws, store, list(ws.settings.environments))
     finally:
@@ -221,14 +233,15 @@ def status_cmd(
     """Per environment and agent: what git says versus what the store serves.
 
     Corrupt store rows are named and make it exit 1; with --exit-code so does any drift
-    (the same comparison as `verify`).
+    (the same comparison as `verify`). A PostgreSQL store that does not answer a read
+    within 5 s (a lock another session holds, a stalled server) is exit 2.
     """
     from agentver.publish import VerifyReport, committed_pointers, store_drift
     from agentver.store import StoreNotInitialized
 
     ws = open_workspace(ctx)
     environments = list(ws.settings.environments)
-    store = _open_store(ws, store_url)
+    store = _open_store(ws, store_url, reader=True)
     report = VerifyReport()
     try:
         try:

@@ -92,8 +92,17 @@ class PostgresStore(SqlStore):
         # Different schemas in one database sync independently.
         self._lock_key = zlib.crc32((store_url.schema or "public").encode()) & 0x7FFFFFFF
 
-    def _error(self, exc: Exception) -> StoreError:
+    def _error(self, exc: Exception, deadline_fired: bool = False) -> StoreError:
         message = scrub(str(exc), self._store_url)
+        timeout = self._statement_timeout
+        if timeout is not None and (
+            deadline_fired or isinstance(exc, self._psycopg.errors.QueryCanceled)
+        ):
+            return StoreError(
+                f"store {self.url} did not answer within {timeout:g} s: {message}",
+                hint="another session may hold a lock on its tables (a migration, a long"
+                " transaction), or the server or the network is stalled",
+            )
         if isinstance(exc, self._psycopg.OperationalError):
             return StoreError(
                 f"cannot reach store {self.url}: {message}",
@@ -149,7 +158,9 @@ class PostgresStore(SqlStore):
         except self._psycopg.Error as exc:
             if conn.broken:
                 self.close()
-            raise self._error(exc) from None
+            # A timer not cancelled yet has finished only by firing: it cut the socket.
+            fired = deadline is not None and deadline.finished.is_set()
+            raise self._error(exc, fired) from None
         finally:
             if deadline is not None:
                 deadline.cancel()
