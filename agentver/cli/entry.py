@@ -41,7 +41,19 @@ def unsupported_platform() -> str | None:
     return None
 
 
+def _absent_streams_to_devnull() -> None:
+    """``agentver ... >&-`` starts Python with ``sys.stdout`` None: a reader that left
+    before we began, so the command runs and ends as with a closed pipe (quietly, with
+    its own exit code). The same for a closed stderr (errors have nowhere to go)."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            # It takes the lowest free descriptor: usually the closed one, which
+            # subprocesses then inherit as their stdout (or stderr) too.
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+
+
 def main() -> None:
+    _absent_streams_to_devnull()
     problem = unsupported_platform()
     if problem is not None:
         sys.stderr.write(f"error: {problem}\nhint: use WSL or a Linux container on Windows\n")
