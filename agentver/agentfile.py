@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from agentver.config import Loaded, Path_, load_yaml
+from agentver.config import Loaded, Path_, load_yaml, read_file
 from agentver.errors import ConfigError, UsageError
 from agentver.models import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, AgentConfig, Finding
 
@@ -51,7 +51,7 @@ def read_worktree_file(root: Path, rel: str) -> bytes:
             "or inside .git; refusing to read it",
             "agent files must be regular files in the repository",
         )
-    return path.read_bytes()
+    return read_file(path, rel)  # a FIFO is refused, never waited on; bounded size
 
 
 def parse_agent_blob(raw: bytes, path: str) -> tuple[Any, AgentConfig]:

@@ -182,7 +182,10 @@ def validate(cwd: Path, paths: Sequence[str] = (), metrics: Sequence[str] = ()) 
         try:
             # a symlink out of the repository (or into .git) is reported, never read
             raw = read_worktree_file(root, os.path.relpath(target, root))
-        except UsageError as exc:
+        except ConfigError as exc:  # too large
+            findings.append(Finding(checked.path, exc.line, exc.col, exc.reason))
+            continue
+        except UsageError as exc:  # a symlink out of the repository, a FIFO, unreadable
             findings.append(Finding(checked.path, 1, 1, exc.message))
             continue
         findings.extend(check_file(raw, checked, check.policies, check.allowed_secrets))

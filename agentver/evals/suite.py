@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from agentver.agentfile import read_worktree_file
-from agentver.config import Loaded, load_yaml
-from agentver.errors import ConfigError, UsageError
+from agentver.config import Loaded, load_yaml, read_file
+from agentver.errors import ConfigError, NotFound, UsageError
 from agentver.hashing import hash_canonical
 from agentver.models import Finding
 
@@ -111,9 +111,9 @@ def load_suite_file(path: Path, root: Path | None = None) -> Loaded:
         if root is not None:
             raw = read_worktree_file(root, os.path.relpath(path, root))
         else:
-            raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read suite: {exc.strerror or exc}", str(path)) from None
+            raw = read_file(path, str(path))
+    except NotFound as exc:
+        raise ConfigError(f"cannot read suite: {exc.message}", str(path)) from None
     except UsageError as exc:
         raise ConfigError(exc.message, str(path), hint=exc.hint) from None
     return load_yaml(raw, str(path))
