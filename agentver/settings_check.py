@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from agentver.config import Loaded, Path_, load_yaml
-from agentver.errors import AgentverError, ConfigError
+from agentver.errors import AgentverError, ConfigError, UsageError
 from agentver.models import Finding
 from agentver.policy import Policy, parse_policies
 from agentver.secret_scan import scan_secrets
@@ -113,6 +113,7 @@ def _semantic(
     from agentver.canary.evaluate import rule_for
     from agentver.canary.watch import watch_settings
     from agentver.evals.settings import parse_eval_settings
+    from agentver.store.url import parse_store_url
 
     def attempt(section: str, parse: Callable[[], Any]) -> Any:
         try:
@@ -128,6 +129,15 @@ def _semantic(
     )
     attempt("providers", lambda: parse_eval_settings(settings.raw, root=root))
     attempt("watch", lambda: watch_settings(settings))
+    if "store" in settings.raw:  # the URL's form; reaching the store is sync's business
+
+        def store_url() -> Any:
+            try:
+                return parse_store_url(settings.store, root)
+            except AgentverError as exc:
+                raise UsageError(f"store: {exc.message}", exc.hint) from None
+
+        attempt("store", store_url)
     canary = settings.raw.get("canary")
     agents = canary.get("agents") if isinstance(canary, dict) else None
     for agent in ["*", *(sorted(agents) if isinstance(agents, dict) else [])]:

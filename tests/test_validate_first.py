@@ -128,6 +128,26 @@ CASES = {
         "canary.alpha",
         canary_running,
     ),
+    "settings store URL": Case(
+        "agentver.yaml", 'store: "ftp://x"\n', ("sync",), "store: unsupported store URL"
+    ),
+    "settings store URL (SQLite)": Case(
+        "agentver.yaml",
+        'store: "sqlite://runtime.db"\n',
+        ("sync",),
+        "store: invalid SQLite store URL",
+    ),
+    "settings gate reference": Case(
+        "agentver.yaml",
+        "gate:\n  not_worse_than: the-old-one\n",
+        ("deploy", "support", "latest"),
+        "gate.not_worse_than",
+        lambda repo: (
+            repo.write("evals/support.yaml", SUITE),
+            repo.commit("suite"),
+            deployed(repo),
+        ),
+    ),
     # pointer files
     "pointer conflict markers": Case(
         POINTER,
@@ -199,6 +219,9 @@ REFUSALS = {
     "settings gate": "gate.min_score",
     "settings providers": "providers.local",
     "settings canary": "'alpha' must be between 0 and 0.5",
+    "settings store URL": "unsupported store URL ftp://x",
+    "settings store URL (SQLite)": "expected three slashes",
+    "settings gate reference": "unknown version reference 'the-old-one'",
     "pointer conflict markers": "corrupt pointer file",
     "pointer conflict markers (sync)": "corrupt pointer file",
     "pointer wrong structure": "corrupt pointer file",
