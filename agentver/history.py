@@ -43,7 +43,11 @@ from agentver.validity import RULES_VERSION, PolicyChecker
 CACHE_FORMAT = "3"
 _KEEP_CACHED_HEADS = 8
 _MAX_EXTEND = 2000  # new first-parent commits beyond which a full pass is as cheap
-_MAX_PARSED_BYTES = 64 * 1024 * 1024  # of YAML source kept parsed for sync's reuse
+# Configs history parsed are kept for sync's reuse up to this much YAML source (a cold
+# sync then parses most files once); beyond it sync reads them again, so that a
+# 100,000-version history stays within its memory bound (docs/benchmarks.md).
+_MAX_PARSED_BYTES = 16 * 1024 * 1024
+_ANALYZE_CHUNK = 8192  # files read and parsed at once (several forks of parallel_map)
 Notify = Callable[[str], None]
 
 
@@ -100,6 +104,11 @@ def analyze_blob(raw: bytes, path: str) -> BlobInfo:
 
 def _analyze_item(item: tuple[bytes, str]) -> tuple[BlobInfo, AgentConfig | None]:
     return _analyze(*item)
+
+
+def _analyze_info_only(item: tuple[bytes, str]) -> tuple[BlobInfo, None]:
+    # Once sync's budget of parsed configs is spent, a worker does not send them back.
+    return _analyze(*item)[0], None
 
 
 def _analyze(raw: bytes, path: str) -> tuple[BlobInfo, AgentConfig | None]:
@@ -295,17 +304,22 @@ class HistoryIndex:
         }
         infos = self.blob_cache.get(wanted)
         missing = [blob for blob in wanted if blob not in infos]
-        if missing:
-            contents = self.repo.read_blobs(missing)
+        new: dict[str, BlobInfo] = {}
+        # A chunk at a time: 100,000 files are never all in memory at once (issue 16).
+        for start in range(0, len(missing), _ANALYZE_CHUNK):
+            contents = self.repo.read_blobs(missing[start : start + _ANALYZE_CHUNK])
             items = [(raw, wanted[blob]) for blob, raw in contents.items()]
-            new: dict[str, BlobInfo] = {}
+            keep = self._parsed_bytes < _MAX_PARSED_BYTES
+            analyze = _analyze_item if keep else _analyze_info_only
             for (blob, raw), (info, config) in zip(
-                contents.items(), parallel_map(_analyze_item, items), strict=True
+                contents.items(), parallel_map(analyze, items), strict=True
             ):
                 new[blob] = info
                 if config is not None and self._parsed_bytes < _MAX_PARSED_BYTES:
                     self._parsed[blob] = config
                     self._parsed_bytes += len(raw)
+            del contents, items
+        if new:
             self.blob_cache.put(new)
             infos.update(new)
         return infos

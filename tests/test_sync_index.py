@@ -209,3 +209,37 @@ def test_committed_pointers_cost_two_git_processes(
         ("production", "triage"),
     ]
     assert all(p.active is not None and p.active.version == 1 for p in pointers)
+
+
+def test_history_reads_and_parses_files_a_chunk_at_a_time(
+    repo: Repo, run_cli: RunCli, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A cold history never holds every file at once, and keeps parsed configs for sync
+    only up to its budget: sync reads the rest from git again, with the same result."""
+    import agentver.history
+
+    for n in range(1, 8):
+        repo.commit_agent("support", {**GOOD, "max_tokens": 100 + n}, f"v{n}")
+    monkeypatch.setattr(agentver.history, "_ANALYZE_CHUNK", 3)
+    monkeypatch.setattr(agentver.history, "_MAX_PARSED_BYTES", 1)  # keeps one config
+    ws = Workspace.open(repo.path)
+    calls: list[int] = []
+    original = ws.repo.read_blobs
+
+    def spy(ids: Iterable[str]) -> dict[str, bytes]:
+        wanted = list(ids)
+        calls.append(len(wanted))
+        return original(wanted)
+
+    monkeypatch.setattr(ws.repo, "read_blobs", spy)
+    versions = ws.history("support").versions
+    assert calls == [3, 3, 1]
+    assert sum(ws.index.parsed_config(v.blob) is not None for v in versions) == 1
+    url = f"sqlite:///{tmp_path / 'runtime.db'}"
+    store = open_store(url, repo.path)
+    try:
+        plan = store.sync(build_snapshot(ws, list(ws.settings.environments)))
+        assert len(plan.new_versions) == 7
+    finally:
+        store.close()
+    assert run_cli("verify", "--store", url, cwd=repo.path).exit_code == 0
