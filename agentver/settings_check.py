@@ -127,7 +127,12 @@ def _semantic(
     policies = attempt(
         "policies", lambda: parse_policies(settings.raw.get("policies"), SETTINGS_FILE)
     )
-    attempt("providers", lambda: parse_eval_settings(settings.raw, root=root))
+    evals = attempt("providers", lambda: parse_eval_settings(settings.raw, root=root))
+    if evals is not None and evals.providers:
+        # which provider answers and which judges is decided when `eval` runs; ask now
+        where = "eval" if "eval" in settings.raw else "providers"
+        if attempt(where, evals.agent_provider) is not None:
+            attempt(where, evals.judge_provider)
     attempt("watch", lambda: watch_settings(settings))
     if "store" in settings.raw:  # the URL's form; reaching the store is sync's business
 

@@ -121,6 +121,17 @@ CASES = {
             repo.commit("suite"),
         ),
     ),
+    "settings several providers": Case(
+        "agentver.yaml",
+        "providers:\n  a: {base_url: 'http://127.0.0.1:9'}\n  b: {base_url: 'http://127.0.0.1:9'}\n",
+        ("eval", "support"),
+        "eval.provider is not set",
+        lambda repo: (
+            deployed(repo),
+            repo.write("evals/support.yaml", SUITE),
+            repo.commit("suite"),
+        ),
+    ),
     "settings canary": Case(
         "agentver.yaml",
         "canary:\n  alpha: 2\n",
@@ -219,6 +230,7 @@ REFUSALS = {
     "settings gate": "gate.min_score",
     "settings providers": "providers.local",
     "settings canary": "'alpha' must be between 0 and 0.5",
+    "settings several providers": "eval.provider is not set and several providers",
     "settings store URL": "unsupported store URL ftp://x",
     "settings store URL (SQLite)": "expected three slashes",
     "settings gate reference": "unknown version reference 'the-old-one'",
