@@ -133,6 +133,28 @@ KINDS: tuple[Kind, ...] = (
         lambda b: True,
     ),
     _prefixed("Azure storage account key", r"AccountKey=", r"[A-Za-z0-9+/]{80,}={0,2}", has_digit),
+    _prefixed("DigitalOcean token", r"do[opr]_v1_", r"[0-9a-f]{64}(?![A-Za-z0-9])", has_digit),
+    _prefixed("Replicate API token", r"r8_", r"[A-Za-z0-9]{37}(?![A-Za-z0-9])", letters_and_digits),
+    _prefixed("Twilio API key", r"SK", r"[0-9a-f]{32}(?![A-Za-z0-9])", letters_and_digits),
+    _prefixed(
+        "Discord webhook URL",
+        r"discord\.com/api/webhooks/",
+        r"[0-9]{17,20}/[A-Za-z0-9_\-]{60,}",
+        lambda b: True,
+    ),
+    _prefixed(
+        "Discord webhook URL",
+        r"discordapp\.com/api/webhooks/",
+        r"[0-9]{17,20}/[A-Za-z0-9_\-]{60,}",
+        lambda b: True,
+    ),
+    # <bot id>:<35 characters starting AA>; no literal prefix, so anchored on the digits
+    Kind(
+        "Telegram bot token",
+        re.compile(r"(?<![0-9A-Za-z_\-])[0-9]{8,10}:AA[A-Za-z0-9_\-]{33}(?![A-Za-z0-9_\-])"),
+        0,
+        lambda body: mixed_case(body),
+    ),
 )
 
 # AWS secret access keys are 40 base64 characters with no prefix: only flagged after an

@@ -162,6 +162,27 @@ def mailgun(g: Gen) -> str:
     return "ke" + "y-" + g.text(HEX, 32)
 
 
+def digitalocean(g: Gen) -> str:  # families past the list (held out, then added)
+    return "do" + g.rng.choice("opr") + "_v1_" + g.text(HEX, 64)
+
+
+def replicate(g: Gen) -> str:
+    return "r8" + "_" + g.text(ALNUM, 37)
+
+
+def twilio(g: Gen) -> str:
+    return "S" + "K" + g.text(HEX, 32)
+
+
+def discord_webhook(g: Gen) -> str:
+    snowflake = str(g.rng.randrange(10**17, 10**18))
+    return "https://discord.com/api/web" + "hooks/" + snowflake + "/" + g.text(ALNUM + "_-", 68)
+
+
+def telegram(g: Gen) -> str:
+    return str(g.rng.randrange(10**8, 10**10)) + ":A" + "A" + g.text(ALNUM + "_-", 33)
+
+
 def jwt(g: Gen) -> str:
     def part(data: dict[str, object]) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
@@ -340,6 +361,11 @@ FAMILIES: list[tuple[str, Callable[[Gen], str], list[Callable[[str], str]]]] = [
         ],
     ),
     ("GCP key id", lambda g: g.text(HEX, 40), [json_field("private_key_id")]),
+    ("DigitalOcean", digitalocean, [env_line("DIGITALOCEAN_TOKEN"), prompt_line]),
+    ("Replicate", replicate, [env_line("REPLICATE_API_TOKEN"), python_kwarg("api_token")]),
+    ("Twilio API key", twilio, [prompt_line, yaml_comment]),
+    ("Discord webhook", discord_webhook, [prompt_line, json_field("webhook")]),
+    ("Telegram bot", telegram, [prompt_line, bare]),
 ]
 
 
