@@ -25,6 +25,7 @@ and the backends import database drivers.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -127,7 +128,12 @@ def _sqlite_connect(path: Path, timeout: float) -> sqlite3.Connection:
 
 
 class DataVersionFeed(_HeadWatcher):
-    """SQLite: poll ``PRAGMA data_version`` on one open connection every ``interval``."""
+    """SQLite: poll ``PRAGMA data_version`` on one open connection every ``interval``.
+
+    The connection reads one file (inode): a store file replaced by a rename (built
+    elsewhere, then moved into place) or deleted and recreated would never move its
+    data_version. So each poll also compares the path's identity with the connected
+    file's, and a new file is a change even if its head row looks the same."""
 
     name = "data_version"
 
@@ -138,15 +144,30 @@ class DataVersionFeed(_HeadWatcher):
         self._timeout = timeout
         self._conn: sqlite3.Connection | None = None
         self._version: int | None = None
+        self._file: tuple[int, int] | None = None  # (st_dev, st_ino) of the connected file
 
     @property
     def connected(self) -> bool:
         return self._conn is not None
 
+    def _identity(self) -> tuple[int, int] | None:
+        try:
+            stat = os.stat(self._path)
+        except OSError:
+            return None
+        return (stat.st_dev, stat.st_ino)
+
     def _poll(self) -> bool:
         try:
+            identity = self._identity()
+            if self._conn is not None and identity != self._file:
+                self._drop()  # replaced or deleted: stop reading the old inode
+                self._seen = False  # whatever the new file holds, reload it once
             if self._conn is None:
+                if identity is None:
+                    return False  # no store file (yet): the TTL refresh reports it
                 self._conn = _sqlite_connect(self._path, self._timeout)
+                self._file = identity
                 self._version = None
             version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
             if version == self._version:

@@ -1,0 +1,94 @@
+"""The runtime client against what happens to store files and servers in production
+(an adversarial pass): a store file replaced by an atomic rename, deleted and recreated,
+truncated; real SQLite files and real processes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import store_kill_driver as fx
+
+from agentver import runtime
+from agentver.errors import StoreError
+from agentver.store import open_store
+
+
+def synced(path: Path, head: str, versions: int) -> None:
+    store = open_store(f"sqlite:///{path}")
+    store.sync(fx.make_snapshot(2, versions, head), force=True)
+    store.close()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+def test_a_store_file_replaced_by_a_rename_is_noticed_at_once(tmp_path: Path) -> None:
+    """Build the store elsewhere, then ``mv`` it into place (an atomic deploy). Before:
+    the data_version feed kept polling the old file's inode and never saw it; the
+    client served the old state until its TTL."""
+    path = tmp_path / "runtime.db"
+    synced(path, "A", 3)
+    with runtime.RuntimeClient(f"sqlite:///{path}", ttl=3600) as client:
+        assert client.health().mode == "data_version"
+        assert client.resolve("agent-000", "u").version == 2
+        synced(tmp_path / "next.db", "B", 4)
+        os.replace(tmp_path / "next.db", path)
+        assert wait_until(lambda: client.head_commit == fx._hex("B"), 2.0)
+        assert client.resolve("agent-000", "u").version == 3
+
+
+def remove_store(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def test_a_store_deleted_under_a_running_client_then_recreated(tmp_path: Path) -> None:
+    path = tmp_path / "runtime.db"
+    synced(path, "A", 3)
+    with runtime.RuntimeClient(f"sqlite:///{path}", ttl=3600) as client:
+        before = client.resolve("agent-000", "u")
+        remove_store(path)
+        assert not client.refresh()  # last known good, and it says why
+        health = client.health()
+        assert health.serving_last_known_good
+        assert "has not been synced yet" in (health.last_refresh_error or "")
+        assert client.resolve("agent-000", "u") == before
+        assert not path.exists()  # a reader never creates the file
+        synced(path, "B", 4)
+        assert wait_until(lambda: client.head_commit == fx._hex("B"), 2.0)
+        assert not client.health().serving_last_known_good
+
+
+def test_a_truncated_store_file_keeps_the_last_known_good(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "runtime.db"
+    synced(path, "A", 3)
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    with runtime.RuntimeClient(f"sqlite:///{path}", ttl=3600) as client:
+        before = client.resolve("agent-000", "u")
+        os.truncate(path, path.stat().st_size // 2)  # a disk full, a half-copied file
+        assert not client.refresh()
+        assert "not a valid SQLite database" in (client.health().last_refresh_error or "")
+        assert client.resolve("agent-000", "u") == before
+        client.record_outcome(before, ok=True)
+        with pytest.raises(StoreError, match="not a valid SQLite database"):
+            client.flush()  # the outcome stays queued for a repaired store
+    with pytest.raises(runtime.RuntimeStoreError, match="not a valid SQLite database"):
+        runtime.RuntimeClient(f"sqlite:///{path}")
