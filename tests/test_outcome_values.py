@@ -81,9 +81,17 @@ def test_bad_values_are_refused_in_the_caller_and_never_stored(
                 client.record_outcome(resolved, **kwargs)
         with pytest.raises(TypeError, match="resolved must be the ResolvedConfig"):
             client.record_outcome({"agent": "support"}, ok=True)  # type: ignore[arg-type]
-        forged = ResolvedConfig(**{**resolved.__dict__, "variant": "blue"})
-        with pytest.raises(ValueError, match="variant"):
-            client.record_outcome(forged, ok=True)
+        for field, value in (
+            ("variant", "blue"),
+            ("agent", "support\x00"),  # PostgreSQL refused it: every batch with it failed
+            ("environment", ""),
+            ("config_hash", None),
+            ("version", "2"),
+            ("version", 2**40),
+        ):
+            forged = ResolvedConfig(**{**resolved.__dict__, field: value})
+            with pytest.raises(ValueError, match=f"resolved.{field}"):
+                client.record_outcome(forged, ok=True)
         assert client.flush() == 0
         # What is accepted: bools, ints and floats in range, numpy-like reals.
         client.record_outcome(resolved, ok=False)

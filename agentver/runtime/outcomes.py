@@ -20,6 +20,7 @@ from agentver.models import ResolvedConfig
 from agentver.store import Outcome, Store
 
 log = logging.getLogger("agentver.runtime")
+MAX_VERSION = 2**31 - 1  # agent_outcomes.version_number is an INTEGER (PostgreSQL: 32 bits)
 
 
 def _real(value: Any, message: str) -> float:
@@ -44,8 +45,16 @@ def checked_values(
         raise TypeError(
             f"resolved must be the ResolvedConfig that resolve() returned, got {resolved!r}"
         )
+    # A forged or altered ResolvedConfig the store would refuse would fail every batch it
+    # is in, and so cost every outcome queued with it.
     if resolved.variant not in ("stable", "canary"):
         raise ValueError(f"resolved.variant must be 'stable' or 'canary', got {resolved.variant!r}")
+    for name in ("agent", "environment", "config_hash"):
+        text = getattr(resolved, name)
+        if type(text) is not str or not text or "\x00" in text:
+            raise ValueError(f"resolved.{name} must be non-empty text without NUL, got {text!r}")
+    if type(resolved.version) is not int or not 1 <= resolved.version <= MAX_VERSION:
+        raise ValueError(f"resolved.version must be a version number, got {resolved.version!r}")
     if type(ok) is not bool:  # 1, "yes" or None would be counted, but as what?
         raise TypeError(f"ok must be True or False, got {ok!r}")
     latency = None
