@@ -92,3 +92,37 @@ def test_a_truncated_store_file_keeps_the_last_known_good(tmp_path: Path) -> Non
             client.flush()  # the outcome stays queued for a repaired store
     with pytest.raises(runtime.RuntimeStoreError, match="not a valid SQLite database"):
         runtime.RuntimeClient(f"sqlite:///{path}")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"ttl": float("nan")}, ValueError, "ttl must be"),
+        ({"ttl": float("inf")}, ValueError, "ttl must be"),
+        ({"ttl": "30"}, TypeError, "ttl must be"),
+        ({"ttl": True}, TypeError, "ttl must be"),
+        ({"poll_interval": 0.0}, ValueError, "poll_interval must be"),  # a busy loop
+        ({"poll_interval": -1.0}, ValueError, "poll_interval must be"),
+        ({"flush_interval": 0}, ValueError, "flush_interval must be"),  # a busy loop
+        ({"connect_timeout": -1}, ValueError, "connect_timeout must be"),
+        ({"statement_timeout": 0}, ValueError, "statement_timeout must be"),
+        ({"batch_size": 0}, ValueError, "batch_size must be"),  # flush() spun forever
+        ({"batch_size": 2.5}, TypeError, "batch_size must be"),
+        ({"max_queue": 0}, ValueError, "max_queue must be"),  # IndexError in the caller
+        ({"environment": ""}, ValueError, "environment must be"),  # served every environment
+        ({"environment": None}, TypeError, "environment must be"),
+        ({"url": None}, TypeError, "url must be"),
+    ],
+)
+def test_bad_constructor_arguments_are_refused_before_any_thread_starts(
+    tmp_path: Path, kwargs: dict[str, object], error: type[Exception], message: str
+) -> None:
+    import threading
+
+    path = tmp_path / "runtime.db"
+    synced(path, "A", 3)
+    arguments: dict[str, object] = {"url": f"sqlite:///{path}", **kwargs}
+    threads = threading.active_count()
+    with pytest.raises(error, match=message):
+        runtime.RuntimeClient(**arguments)  # type: ignore[arg-type]
+    assert threading.active_count() == threads

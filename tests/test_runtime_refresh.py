@@ -281,7 +281,7 @@ def test_bad_constructor_arguments_are_refused(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'runtime.db'}"
     with pytest.raises(ValueError, match="mode must be one of"):
         runtime.RuntimeClient(url, mode="push")
-    with pytest.raises(ValueError, match="ttl must be positive"):
+    with pytest.raises(ValueError, match="ttl must be a finite number of seconds > 0"):
         runtime.RuntimeClient(url, ttl=0)
 
 

@@ -29,6 +29,7 @@ from types import TracebackType
 from agentver.errors import NotFound, StoreError
 from agentver.failpoints import failpoint
 from agentver.models import Pointer, ResolvedConfig
+from agentver.runtime.checks import count, seconds, text
 from agentver.runtime.outcomes import OutcomeQueue, checked_values
 from agentver.runtime.refresher import MODES, Refresher
 from agentver.runtime.served import Entry, build_entries
@@ -111,10 +112,18 @@ class RuntimeClient:
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_queue: int = DEFAULT_MAX_QUEUE,
     ) -> None:
+        # Every argument is checked before anything is opened or started (checks.py).
+        text("url", url)
+        environment = text("environment", environment)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-        if ttl <= 0:
-            raise ValueError(f"ttl must be positive, not {ttl!r}")
+        ttl = seconds("ttl", ttl)
+        if poll_interval is not None:
+            poll_interval = seconds("poll_interval", poll_interval)
+        connect_timeout = seconds("connect_timeout", connect_timeout)
+        statement_timeout = seconds("statement_timeout", statement_timeout)
+        flush_interval = seconds("flush_interval", flush_interval)
+        batch_size, max_queue = count("batch_size", batch_size), count("max_queue", max_queue)
         self.environment = environment
         self.ttl = ttl
         # Connections (docs/runtime.md): the refresh thread reads through ``_reader``,

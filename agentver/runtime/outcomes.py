@@ -10,30 +10,17 @@ from __future__ import annotations
 
 import logging
 import math
-import numbers
 import threading
 from collections import deque
 from typing import Any
 
 from agentver.errors import StoreError
 from agentver.models import ResolvedConfig
+from agentver.runtime.checks import real
 from agentver.store import Outcome, Store
 
 log = logging.getLogger("agentver.runtime")
 MAX_VERSION = 2**31 - 1  # agent_outcomes.version_number is an INTEGER (PostgreSQL: 32 bits)
-
-
-def _real(value: Any, message: str) -> float:
-    """``value`` as a float; TypeError unless it is a real number (bools are not)."""
-    kind = type(value)  # float and int first: the common case skips the ABC check
-    if (kind is not float and kind is not int) and (
-        isinstance(value, bool) or not isinstance(value, numbers.Real)
-    ):
-        raise TypeError(f"{message}, got {value!r}")
-    try:
-        return float(value)
-    except OverflowError:  # an int beyond a float
-        raise ValueError(f"{message}, got {value!r}") from None
 
 
 def checked_values(
@@ -60,13 +47,13 @@ def checked_values(
     latency = None
     if latency_ms is not None:
         message = "latency_ms must be a number of milliseconds, finite and >= 0"
-        latency = _real(latency_ms, message)
+        latency = real(latency_ms, message)
         if not 0.0 <= latency < math.inf:  # also refuses NaN
             raise ValueError(f"{message}, got {latency_ms!r}")
     quality = None
     if score is not None:
         message = "score must be a number in [0, 1]"
-        quality = _real(score, message)
+        quality = real(score, message)
         if not 0.0 <= quality <= 1.0:  # also refuses NaN
             raise ValueError(f"{message}, got {score!r}")
     return resolved, ok, latency, quality
