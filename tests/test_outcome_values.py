@@ -84,6 +84,7 @@ def test_bad_values_are_refused_in_the_caller_and_never_stored(
         for field, value in (
             ("variant", "blue"),
             ("agent", "support\x00"),  # PostgreSQL refused it: every batch with it failed
+            ("agent", "support\ud800"),  # not encodable: the writer thread died
             ("environment", ""),
             ("config_hash", None),
             ("version", "2"),

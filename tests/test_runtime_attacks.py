@@ -126,3 +126,33 @@ def test_bad_constructor_arguments_are_refused_before_any_thread_starts(
     with pytest.raises(error, match=message):
         runtime.RuntimeClient(**arguments)  # type: ignore[arg-type]
     assert threading.active_count() == threads
+
+
+def test_an_unexpected_error_while_writing_outcomes_loses_nothing(tmp_path: Path) -> None:
+    """Before: only a StoreError put a failed batch back, and anything else (a driver's
+    own exception, a failpoint) lost the batch and ended the writer thread for good."""
+    from agentver import failpoints
+
+    path = tmp_path / "runtime.db"
+    synced(path, "A", 3)
+    with runtime.RuntimeClient(
+        f"sqlite:///{path}", mode="ttl", ttl=3600, flush_interval=0.05
+    ) as client:
+        resolved = client.resolve("agent-000", "u")
+        failpoints.configure("outcomes.before_insert=raise")
+        try:
+            for _ in range(3):
+                client.record_outcome(resolved, ok=True)
+            time.sleep(0.3)  # the writer thread meets the error several times
+        finally:
+            failpoints.configure(None)
+        assert wait_until(lambda: stored_outcomes(path) == 3, 3.0)  # the thread lives on
+        client.record_outcome(resolved, ok=False)
+        assert wait_until(lambda: stored_outcomes(path) == 4, 3.0)
+
+
+def stored_outcomes(path: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM agent_outcomes").fetchone()[0])

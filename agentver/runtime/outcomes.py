@@ -12,6 +12,7 @@ import logging
 import math
 import threading
 from collections import deque
+from contextlib import suppress
 from typing import Any
 
 from agentver.errors import StoreError
@@ -38,8 +39,8 @@ def checked_values(
         raise ValueError(f"resolved.variant must be 'stable' or 'canary', got {resolved.variant!r}")
     for name in ("agent", "environment", "config_hash"):
         text = getattr(resolved, name)
-        if type(text) is not str or not text or "\x00" in text:
-            raise ValueError(f"resolved.{name} must be non-empty text without NUL, got {text!r}")
+        if type(text) is not str or not text or not text.isprintable():  # NUL, surrogates
+            raise ValueError(f"resolved.{name} must be non-empty printable text, got {text!r}")
     if type(resolved.version) is not int or not 1 <= resolved.version <= MAX_VERSION:
         raise ValueError(f"resolved.version must be a version number, got {resolved.version!r}")
     if type(ok) is not bool:  # 1, "yes" or None would be counted, but as what?
@@ -87,7 +88,8 @@ class OutcomeQueue:
     def add(self, outcome: Outcome) -> None:
         if len(self._queue) >= self._max_queue:
             log.warning("agentver runtime outcome queue full; dropping the oldest outcome")
-            self._queue.popleft()
+            with suppress(IndexError):  # a flush emptied it meanwhile
+                self._queue.popleft()
         self._queue.append(outcome)
         if self._thread is None:
             self._start()
@@ -108,11 +110,12 @@ class OutcomeQueue:
             self._wake.clear()
             try:
                 self.flush()
-            except StoreError as exc:
+            except Exception as exc:  # never let the thread die: outcomes would pile up
+                plain = isinstance(exc, StoreError)
                 log.warning(
                     "agentver runtime could not write %d outcome(s), will retry: %s",
                     len(self._queue),
-                    exc,
+                    exc if plain else f"{type(exc).__name__}: {exc}",
                 )
 
     def flush(self) -> int:
@@ -127,7 +130,7 @@ class OutcomeQueue:
                         batch.append(self._queue.popleft())
                     try:
                         self._store.record_outcomes(batch)
-                    except StoreError:
+                    except Exception:  # a StoreError, or anything a driver raises
                         self._queue.extendleft(reversed(batch))
                         raise
                     written += len(batch)
@@ -148,6 +151,6 @@ class OutcomeQueue:
             self._thread.join()
         try:
             self.flush()
-        except StoreError as exc:
+        except Exception as exc:
             log.error("agentver runtime lost %d outcome(s) at close: %s", len(self._queue), exc)
         self._store.close()
