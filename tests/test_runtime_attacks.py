@@ -156,3 +156,29 @@ def stored_outcomes(path: Path) -> int:
 
     with sqlite3.connect(path) as conn:
         return int(conn.execute("SELECT COUNT(*) FROM agent_outcomes").fetchone()[0])
+
+
+@pytest.mark.postgres
+def test_a_closed_client_opens_nothing_and_says_what_it_drops(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Before: refresh() after close() opened a PostgreSQL connection nobody closed, and
+    an outcome recorded after close() was queued for a writer that no longer ran."""
+    import logging
+
+    for url in fx.pg_schema_url():
+        store = open_store(url)
+        store.sync(fx.make_snapshot(2, 3, "A"), force=True)
+        store.close()
+        client = runtime.RuntimeClient(url)
+        assert client.health().mode == "listen"
+        resolved = client.resolve("agent-000", "u")
+        client.close()
+        assert client.refresh() is False
+        assert client._reader.open_connection() is None  # type: ignore[attr-defined]
+        caplog.set_level(logging.WARNING, logger="agentver.runtime")
+        for _ in range(3):
+            client.record_outcome(resolved, ok=True)
+        dropped = [r for r in caplog.records if "after close()" in r.getMessage()]
+        assert len(dropped) == 1  # once, not once per outcome
+        assert client.resolve("agent-000", "u") == resolved  # memory still answers

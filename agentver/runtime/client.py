@@ -155,6 +155,7 @@ class RuntimeClient:
             hold_connection=mode != "poll",
         )
         self._closed = False
+        self._warned_closed = False
         try:
             self._install(self._first_load())
             feed = open_feed(
@@ -235,6 +236,8 @@ class RuntimeClient:
             self._refresh_locked()
 
     def _refresh_locked(self) -> bool:
+        if self._closed:  # a reload now would open a connection nobody closes
+            return False
         try:
             failpoint("runtime.refresh.before_load")
             state = self._reader.load_runtime_state(self.environment)
@@ -335,6 +338,11 @@ class RuntimeClient:
         the caller rather than written to the store (docs/runtime.md).
         """
         resolved, ok, latency, quality = checked_values(resolved, ok, latency_ms, score)
+        if self._closed:
+            if not self._warned_closed:  # once: a shutdown may finish many requests
+                self._warned_closed = True
+                log.warning("agentver runtime: outcomes recorded after close() are dropped")
+            return
         entry = self._entries.get(resolved.agent)
         canary = entry.pointer.canary if entry is not None else None
         salt = canary.salt if canary is not None else ""
@@ -363,13 +371,17 @@ class RuntimeClient:
         return self._outcomes.flush()
 
     def close(self) -> None:
-        """Stop the background threads, write what is queued (logging what could not be)."""
+        """Stop the background threads, write what is queued (logging what could not be).
+
+        Afterwards ``resolve`` still answers from memory, ``refresh`` returns False and
+        ``record_outcome`` drops outcomes (one warning)."""
         if self._closed:
             return
         self._closed = True
         self._refresher.stop()
         self._outcomes.close()
-        self._reader.close()
+        with self._refresh_lock:  # after a refresh() another thread may be running
+            self._reader.close()
 
     def __enter__(self) -> RuntimeClient:
         return self
