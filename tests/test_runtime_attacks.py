@@ -182,3 +182,20 @@ def test_a_closed_client_opens_nothing_and_says_what_it_drops(
         dropped = [r for r in caplog.records if "after close()" in r.getMessage()]
         assert len(dropped) == 1  # once, not once per outcome
         assert client.resolve("agent-000", "u") == resolved  # memory still answers
+
+
+def test_resolve_names_a_bad_argument(tmp_path: Path) -> None:
+    """Before: "can only concatenate str (not "NoneType") to str" from inside routing,
+    and only for agents with a canary or a percent flag (others answered for None)."""
+    path = tmp_path / "runtime.db"
+    synced(path, "A", 3)  # agent-001 has a canary and a flag, agent-000 neither
+    with runtime.RuntimeClient(f"sqlite:///{path}", mode="ttl") as client:
+        for agent in ("agent-000", "agent-001"):
+            for user in (None, 42, b"alice"):
+                with pytest.raises(TypeError, match="user_id must be text"):
+                    client.resolve(agent, user)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=r"user_id .* cannot be encoded as UTF-8"):
+            client.resolve("agent-001", "alice\ud800")
+        with pytest.raises(TypeError, match="agent_id must be text"):
+            client.resolve(["agent-000"], "alice")  # type: ignore[arg-type]
+        assert client.resolve("agent-001", "").user == ""

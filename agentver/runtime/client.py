@@ -300,13 +300,20 @@ class RuntimeClient:
         Answers from memory, never waiting for the store. ``config`` of the result is
         read-only and shared with other users of the same version and flags.
         """
+        if type(agent_id) is not str and not isinstance(agent_id, str):
+            raise TypeError(f"agent_id must be text, got {agent_id!r}")
+        if type(user_id) is not str and not isinstance(user_id, str):
+            raise TypeError(f"user_id must be text, got {user_id!r}")
         entry = self._entries.get(agent_id)
         if entry is None:
             raise NotFound(
                 f"agent {agent_id!r} has no deployment in {self.environment!r} in {self.url}",
                 hint="deploy it and run `agentver sync`",
             )
-        key = entry.router.route(user_id)
+        try:
+            key = entry.router.route(user_id)
+        except UnicodeEncodeError:  # a lone surrogate: routing hashes the UTF-8 bytes
+            raise ValueError(f"user_id {user_id!r} cannot be encoded as UTF-8") from None
         template = entry.templates.get(key)
         if template is None:
             template = entry.first_of_kind(user_id, key)
