@@ -199,3 +199,56 @@ def test_resolve_names_a_bad_argument(tmp_path: Path) -> None:
         with pytest.raises(TypeError, match="agent_id must be text"):
             client.resolve(["agent-000"], "alice")  # type: ignore[arg-type]
         assert client.resolve("agent-001", "").user == ""
+
+
+def _in_child(check: Callable[[], bool]) -> int:
+    """Fork; run ``check`` in the child; its exit status is 0 when it returned True."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 1
+        try:
+            code = 0 if check() else 1
+        finally:
+            os._exit(code)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_a_forked_child_keeps_refreshing_and_writing(tmp_path: Path, backend: str) -> None:
+    """gunicorn --preload: the client is created, then workers are forked. Before: a
+    child had no refresh thread (it served its start-up state for ever) and shared the
+    parent's PostgreSQL connection."""
+    for url in fx.store_url_for(backend, tmp_path):
+        store = open_store(url)
+        store.sync(fx.make_snapshot(2, 3, "A"), force=True)
+        with runtime.RuntimeClient(url, ttl=3600, flush_interval=0.05) as client:
+            resolved = client.resolve("agent-000", "u")
+            client.record_outcome(resolved, ok=True)  # the parent's writer thread runs
+            client.flush()
+
+            def child(url: str = url) -> bool:
+                mine = open_store(url)  # the test's own store is the parent's connection
+                mine.sync(fx.make_snapshot(2, 4, "B"), force=True)
+                mine.close()
+                if not wait_until(lambda: client.head_commit == fx._hex("B"), 5.0):
+                    return False
+                client.record_outcome(client.resolve("agent-000", "u"), ok=False)
+                client.close()  # flushes through the child's own connection
+                return client.resolve("agent-000", "u").version == 3
+
+            assert _in_child(child) == 0
+            # The parent's connections and threads are untouched by the child.
+            store.sync(fx.make_snapshot(2, 3, "C"), force=True)
+            assert wait_until(lambda: client.head_commit == fx._hex("C"), 5.0)
+            client.record_outcome(client.resolve("agent-000", "u"), ok=True)
+            client.flush()
+        parents = store.outcome_counts("agent-000", "production", "")
+        # Under B agent-000 runs a canary (store_kill_driver.make_pointer): its salt.
+        childs = store.outcome_counts(
+            "agent-000", "production", fx._hex("salt:production:agent-000:4", 16)
+        )
+        store.close()
+        assert (parents["stable"].requests, parents["stable"].errors) == (2, 0)
+        assert (childs["stable"].requests, childs["stable"].errors) == (1, 1)

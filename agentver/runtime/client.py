@@ -29,6 +29,7 @@ from types import TracebackType
 from agentver.errors import NotFound, StoreError
 from agentver.failpoints import failpoint
 from agentver.models import Pointer, ResolvedConfig
+from agentver.runtime import forks
 from agentver.runtime.checks import count, seconds, text
 from agentver.runtime.outcomes import OutcomeQueue, checked_values
 from agentver.runtime.refresher import MODES, Refresher
@@ -131,12 +132,9 @@ class RuntimeClient:
         # close it after each reload (reloads are rare). Outcomes go through ``_store``,
         # kept open while outcomes flow, except in "poll" mode, which holds nothing.
         root = repo_root if repo_root is not None else Path.cwd()
-        self._store: Store = open_store(
-            url, root, timeout=connect_timeout, statement_timeout=statement_timeout
-        )
-        self._reader: Store = open_store(
-            url, root, timeout=connect_timeout, statement_timeout=statement_timeout
-        )
+        self._settings = (url, root, mode, poll_interval, connect_timeout, statement_timeout)
+        self._queue_settings = (flush_interval, batch_size, max_queue)
+        self._store, self._reader, self._outcomes = self._open_io()
         self._keep_reader = False
         self.url = self._store.url  # masked
         self._entries: dict[str, Entry] = {}
@@ -147,35 +145,62 @@ class RuntimeClient:
         self._refreshes = 0
         self._failures = 0
         self._refresh_lock = threading.Lock()
-        self._outcomes = OutcomeQueue(
-            self._store,
+        self._closed = False
+        self._warned_closed = False
+        try:
+            self._install(self._first_load())
+            self._start_refresher()
+        except BaseException:
+            self._reader.close()
+            self._store.close()
+            raise
+        forks.track(self)
+
+    def _open_io(self) -> tuple[Store, Store, OutcomeQueue]:
+        """Two stores (nothing connects yet) and the outcome queue writing to one."""
+        url, root, mode, _interval, connect_timeout, statement_timeout = self._settings
+        store, reader = (
+            open_store(url, root, timeout=connect_timeout, statement_timeout=statement_timeout)
+            for _ in range(2)
+        )
+        flush_interval, batch_size, max_queue = self._queue_settings
+        outcomes = OutcomeQueue(
+            store,
             flush_interval=flush_interval,
             batch_size=batch_size,
             max_queue=max_queue,
             hold_connection=mode != "poll",
         )
-        self._closed = False
-        self._warned_closed = False
-        try:
-            self._install(self._first_load())
-            feed = open_feed(
-                url,
-                root,
-                mode,
-                reader=self._reader,
-                interval=poll_interval or DEFAULT_POLL_INTERVAL.get(mode, 0.05),
-                connect_timeout=connect_timeout,
-                statement_timeout=statement_timeout,
-            )
-        except BaseException:
-            self._reader.close()
-            self._store.close()
-            raise
+        return store, reader, outcomes
+
+    def _start_refresher(self) -> None:
+        url, root, mode, interval, connect_timeout, statement_timeout = self._settings
+        feed = open_feed(
+            url,
+            root,
+            mode,
+            reader=self._reader,
+            interval=interval or DEFAULT_POLL_INTERVAL.get(mode, 0.05),
+            connect_timeout=connect_timeout,
+            statement_timeout=statement_timeout,
+        )
         self._keep_reader = feed.name == "listen"
         if not self._keep_reader:
             self._reader.close()
-        self._refresher = Refresher(self._background_refresh, feed, ttl)
+        self._refresher = Refresher(self._background_refresh, feed, self.ttl)
         self._refresher.start()
+
+    def _restart_in_child(self) -> list[object]:
+        """After ``os.fork()``, in the child (agentver/runtime/forks.py): new stores,
+        queue, lock and refresh thread; returns the inherited ones, which must be neither
+        used nor closed here (the parent still uses their sockets and files)."""
+        if self._closed:
+            return []
+        inherited: list[object] = [self._store, self._reader, self._outcomes, self._refresher]
+        self._refresh_lock = threading.Lock()  # a parent thread may have held it
+        self._store, self._reader, self._outcomes = self._open_io()
+        self._start_refresher()
+        return inherited
 
     def _first_load(self) -> RuntimeState:
         """Load the state or fail fast: an agent server should not start without one."""
