@@ -90,8 +90,9 @@ def test_a_truncated_store_file_keeps_the_last_known_good(tmp_path: Path) -> Non
         client.record_outcome(before, ok=True)
         with pytest.raises(StoreError, match="not a valid SQLite database"):
             client.flush()  # the outcome stays queued for a repaired store
-    with pytest.raises(runtime.RuntimeStoreError, match="not a valid SQLite database"):
+    with pytest.raises(runtime.RuntimeStoreError, match="not a valid SQLite database") as info:
         runtime.RuntimeClient(f"sqlite:///{path}")
+    assert "the file is damaged" in (info.value.hint or "")
 
 
 @pytest.mark.parametrize(

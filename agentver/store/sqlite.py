@@ -63,7 +63,13 @@ class SqliteStore(SqlStore):
                 f"store {self.url} is read-only",
                 hint="make the database file and its directory writable",
             )
-        if "not a database" in lowered or "malformed" in lowered:
+        if "malformed" in lowered:  # a SQLite file, damaged: truncated, half-copied
+            return StoreError(
+                f"store {self.url} is not a valid SQLite database ({text})",
+                hint="the file is damaged: restore it, or move it away and run"
+                " `agentver sync` to rebuild it from git (recorded outcomes are lost then)",
+            )
+        if "not a database" in lowered:
             return StoreError(
                 f"store {self.url} is not a valid SQLite database ({text})",
                 hint="point the store URL at an agentver runtime database",
