@@ -119,6 +119,7 @@ def compute_plan(
             continue
         if (
             db_row[3] == version.config_hash
+            and db_row[0] == f"{key[0]}:v{key[1]}"  # the content check finds rows by id
             and db_row[4] == version.commit
             and db_row[5] == version.blob
             and db_row[6] == version.valid
