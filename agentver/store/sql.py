@@ -264,8 +264,8 @@ class SqlStore(abc.ABC):
         deletes orphaned rows; the returned plan lists what was replaced.
 
         Versions are compared by their index (number, commit, hash, blob...); the content
-        of the rows the committed pointers name is checked against its hash (every row's
-        with ``force``: the repair). Configs are loaded, a batch at a time, only for the
+        of the rows the committed pointers name, and of those the store serves, is checked
+        against its hash (every row's with ``force``: the repair). Configs are loaded, a batch at a time, only for the
         rows written, so memory does not grow with the history.
         """
         with self._lock, self._write(create=True) as tx:
@@ -315,9 +315,11 @@ class SqlStore(abc.ABC):
         force: bool,
     ) -> SyncPlan:
         """The plan from the store's index; conflicts then named column by column."""
+        # The rows the committed pointers will serve, and those the store serves now (a
+        # refused pointer, or an environment no longer configured, keeps them served).
         named = {
             version_id(p.agent, slot.version)
-            for p in snapshot.pointers
+            for p in (*snapshot.pointers, *pointers)
             for slot in (p.active, p.canary)
             if slot is not None
         }
