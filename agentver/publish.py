@@ -40,7 +40,7 @@ from agentver.store import (
     SyncPlan,
 )
 from agentver.store.limits import unstorable_reason
-from agentver.store.plan import BATCH
+from agentver.store.plan import AUTHORSHIP, BATCH
 from agentver.store.rows import normalize_pointer
 from agentver.workspace import Workspace
 
@@ -316,6 +316,18 @@ def store_drift(
                     None,
                     f"v{key[1]} is {git_version.config_hash} in git, "
                     f"{row.version.config_hash} in the store (history rewritten?)",
+                )
+            )
+        elif edited := [
+            name for name in AUTHORSHIP if getattr(git_version, name) != getattr(row.version, name)
+        ]:
+            problems.append(
+                Drift(
+                    "tampered",
+                    key[0],
+                    None,
+                    f"stored v{key[1]} differs from git in {', '.join(edited)};"
+                    " `agentver sync --force` rewrites it from git",
                 )
             )
     stored_keys = {(r.version.agent, r.version.version) for r in rows}

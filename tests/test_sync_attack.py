@@ -263,3 +263,26 @@ def test_a_tampered_row_the_store_keeps_serving_is_refused(
     code, _, err = run_cli("sync", "--force", "--store", store_url, cwd=repo.path)
     assert code == 1, err  # the refused pointer still is; the row is repaired
     assert served(store_url, repo, "billing") == f"v2:{GOOD['system_prompt']}"
+
+
+def test_a_served_row_whose_authorship_was_edited_is_refused(
+    repo: Repo, run_cli: RunCli, store_url: str
+) -> None:
+    """Who made a version and why are part of its row (docs/design.md section 6): an
+    edited author or description on a served row is refused by sync, reported by verify
+    and repaired by `sync --force`, as an edited config is."""
+    synced(repo, run_cli, store_url)
+    execute(
+        store_url,
+        "UPDATE agent_versions SET created_by = 'mallory', change_description = 'approved'"
+        " WHERE agent_id = 'billing' AND version_number = 2",
+    )
+    repo.commit_agent("support", {**GOOD, "temperature": 0.3}, "support v4")
+    code, _, err = run_cli("sync", "--store", store_url, cwd=repo.path)
+    assert code == 2 and "billing v2: created_by, change_description" in err, err
+    code, out, _ = run_cli("verify", "--store", store_url, cwd=repo.path)
+    assert code == 1 and "billing: stored v2 differs from git in created_by" in out, out
+    code, _, err = run_cli("sync", "--force", "--store", store_url, cwd=repo.path)
+    assert code == 0, err
+    code, out, err = run_cli("verify", "--store", store_url, cwd=repo.path)
+    assert code == 0, out + err

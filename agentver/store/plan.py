@@ -28,8 +28,9 @@ from agentver.validity import unservable_reasons
 
 # The columns of agent_versions that identify a version without its config: its row id
 # (which deletes it), its key, and what sync compares (hash, commit, blob, validity).
-# Authorship and message come with the commit, which is compared. Equal index columns and
-# a sound stored row (content hashing to its config_hash) mean equal rows.
+# Authorship and message come with the commit, which is compared; a stored row whose
+# authorship was edited by hand is found where its content is checked (``AUTHORSHIP``).
+# Equal index columns and a sound stored row mean equal rows.
 INDEX_COLUMNS = (
     "version_id",
     "agent_id",
@@ -42,6 +43,8 @@ INDEX_COLUMNS = (
 INDEX_SELECT = ", ".join(INDEX_COLUMNS)
 INDEX_NAMES = tuple(column.strip('"') for column in INDEX_COLUMNS)
 INDEX_HASH = INDEX_NAMES.index("config_hash")
+# What a version's row holds beyond its index and content: checked wherever content is.
+AUTHORSHIP = ("created_by", "created_at", "change_description")
 # Rows written (or content rows read) at once: memory stays bounded however many there are.
 BATCH = 1000
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from typing import Any
@@ -29,7 +29,7 @@ from agentver.store.base import (
     SyncRecord,
     VersionConflict,
 )
-from agentver.store.plan import BATCH, INDEX_SELECT, compute_plan
+from agentver.store.plan import AUTHORSHIP, BATCH, INDEX_SELECT, compute_plan
 from agentver.store.rows import (
     DEPLOYMENT_COLUMNS,
     FIELD_NAMES,
@@ -190,17 +190,28 @@ class SqlStore(abc.ABC):
                 chunk,
             )
 
-    def _unsound(self, tx: Tx, ids: Iterable[str] | None) -> dict[tuple[str, int], tuple[str, ...]]:
+    def _unsound(
+        self, tx: Tx, ids: Iterable[str] | None, git: Mapping[tuple[str, int], Version]
+    ) -> dict[tuple[str, int], tuple[str, ...]]:
         """Rows among ``ids`` (None: all) whose content does not decode or does not hash to
-        their own config_hash: the index cannot vouch for them."""
+        their own config_hash, or whose authorship differs from ``git``'s version (not in
+        the hash, nor in the index): the index cannot vouch for them."""
         unsound: dict[tuple[str, int], tuple[str, ...]] = {}
         for row in self._full_rows(tx, ids):
             decoded = decode_row(row)
-            sound = isinstance(decoded, StoredVersion) and (
-                config_hash(decoded.config) == decoded.version.config_hash
-            )
-            if not sound:
+            if not isinstance(decoded, StoredVersion) or (
+                config_hash(decoded.config) != decoded.version.config_hash
+            ):
                 unsound[row_key(row)] = ("content",)
+                continue
+            theirs = git.get(row_key(row))
+            edited = tuple(
+                name
+                for name in AUTHORSHIP
+                if theirs is not None and getattr(decoded.version, name) != getattr(theirs, name)
+            )
+            if edited:
+                unsound[row_key(row)] = edited
         return unsound
 
     def _head(self, tx: Tx, lock: bool = False) -> tuple[str | None, int]:
@@ -323,7 +334,8 @@ class SqlStore(abc.ABC):
             for slot in (p.active, p.canary)
             if slot is not None
         }
-        unsound = self._unsound(tx, None if force else named)
+        git = {(v.agent, v.version): v for v in snapshot.git_versions()}
+        unsound = self._unsound(tx, None if force else named, git)
         plan = compute_plan(snapshot, stored, pointers, previous, pending, unsound)
         if not plan.changed_versions:
             return plan
