@@ -436,7 +436,21 @@ def up_to_date(ws: Workspace, store: Store, environments: list[str]) -> bool:
         for p in store.pointers()
         if p.environment in environments
     }
-    return committed == served
+    return committed == served and _serves_every_named_row(store, environments)
+
+
+def _serves_every_named_row(store: Store, environments: list[str]) -> bool:
+    """Every version the served pointers name has a row (one deleted by hand is put back
+    by a full sync, which `status` and `verify` tell the user to run; a corrupt one is
+    theirs to report and `sync --force`'s to rewrite). A few rows read, not every one."""
+    for env in environments:
+        state = store.load_runtime_state(env)
+        present = {*state.versions, *((c.agent, c.version) for c in state.corrupt)}
+        for pointer in state.pointers.values():
+            for slot in (pointer.active, pointer.canary):
+                if slot is not None and (pointer.agent, slot.version) not in present:
+                    return False
+    return True
 
 
 def _short(pointer: Pointer | None) -> str:

@@ -286,3 +286,20 @@ def test_a_served_row_whose_authorship_was_edited_is_refused(
     assert code == 0, err
     code, out, err = run_cli("verify", "--store", store_url, cwd=repo.path)
     assert code == 0, out + err
+
+
+def test_a_served_row_deleted_by_hand_is_restored_by_a_no_change_sync(
+    repo: Repo, run_cli: RunCli, store_url: str
+) -> None:
+    """The store's head is HEAD, but a version its pointers serve is gone: `sync` (which
+    `status` and `verify` tell the user to run) must not answer "up to date"."""
+    synced(repo, run_cli, store_url)
+    execute(
+        store_url, "DELETE FROM agent_versions WHERE agent_id = 'billing' AND version_number = 2"
+    )
+    assert served(store_url, repo, "billing") == ""
+    code, _, err = run_cli("sync", "--store", store_url, cwd=repo.path)
+    assert code == 0 and "up to date" not in err, err
+    assert served(store_url, repo, "billing") == f"v2:{GOOD['system_prompt']}"
+    code, out, err = run_cli("verify", "--store", store_url, cwd=repo.path)
+    assert code == 0, out + err
