@@ -303,3 +303,19 @@ def test_a_served_row_deleted_by_hand_is_restored_by_a_no_change_sync(
     assert served(store_url, repo, "billing") == f"v2:{GOOD['system_prompt']}"
     code, out, err = run_cli("verify", "--store", store_url, cwd=repo.path)
     assert code == 0, out + err
+
+
+def test_force_never_deletes_a_row_a_kept_pointer_serves(
+    repo: Repo, run_cli: RunCli, store_url: str
+) -> None:
+    """agents_dir moved without the agent files: the old agents' rows are orphaned, but
+    their pointers are still committed and kept; `sync --force` must not delete the rows
+    those pointers serve (the runtime would serve nothing for them)."""
+    synced(repo, run_cli, store_url)
+    repo.write("agentver.yaml", "agents_dir: bots\n")
+    repo.write("bots/zed.yaml", "model: gpt-4o\nsystem_prompt: New.\n")
+    repo.commit("agents_dir: bots (billing and support left behind)")
+    code, _, err = run_cli("sync", "--force", "--store", store_url, cwd=repo.path)
+    assert code == 0, err
+    assert served(store_url, repo, "billing") == f"v2:{GOOD['system_prompt']}"
+    assert served(store_url, repo, "support") == f"v2:{GOOD['system_prompt']}"

@@ -201,6 +201,16 @@ def compute_plan(
         where = (refusal_of.environment, refusal_of.agent)
         if where in old_pointers:
             new_pointers[where] = old_pointers[where]
+    # An orphaned row that a pointer names after this sync (published, kept, or of an
+    # environment sync does not touch) is served: `--force` keeps it.
+    untouched = [p for p in stored_pointers if p.environment not in environments]
+    serving = {
+        (p.agent, slot.version)
+        for p in (*new_pointers.values(), *untouched)
+        for slot in (p.active, p.canary)
+        if slot is not None
+    }
+    orphaned = [o for o in orphaned if (o.agent, o.version) not in serving]
     changes = [
         PointerChange(env, agent, old_pointers.get((env, agent)), new_pointers.get((env, agent)))
         for env, agent in sorted(set(old_pointers) | set(new_pointers))
