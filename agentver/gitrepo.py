@@ -98,6 +98,9 @@ class GitRepo:
     def __init__(self, root: Path, git_dir: Path) -> None:
         self.root = root
         self.git_dir = git_dir
+        # Ancestry of two commit ids never changes: asked twice per sync (the early check
+        # and the one inside the store's transaction), answered by git once.
+        self._ancestry: dict[tuple[str, str], bool] = {}
 
     @property
     def cache_dir(self) -> Path:
@@ -106,6 +109,16 @@ class GitRepo:
 
     @classmethod
     def open(cls, cwd: Path) -> GitRepo:
+        # The usual case in one process; anything else takes the path below, which
+        # says what is wrong.
+        proc = run_git(
+            ["rev-parse", "--is-bare-repository", "--absolute-git-dir", "--show-toplevel"],
+            cwd,
+            check=False,
+        )
+        lines = proc.stdout.decode().split("\n")
+        if proc.returncode == 0 and len(lines) >= 3 and lines[0] == "false" and lines[2]:
+            return cls(Path(lines[2]), Path(lines[1]))
         proc = run_git(
             ["rev-parse", "--is-bare-repository", "--absolute-git-dir"], cwd, check=False
         )
@@ -144,10 +157,17 @@ class GitRepo:
 
     def require_full_history(self) -> str:
         """HEAD, refusing shallow clones: a truncated history must never look complete."""
-        head = self.head()
-        if (self.git_dir / "shallow").exists() or self.git(
-            "rev-parse", "--is-shallow-repository"
-        ).strip() == "true":
+        proc = run_git(
+            ["rev-parse", "--is-shallow-repository", "--verify", "-q", "HEAD^{commit}"],
+            self.root,
+            check=False,
+        )
+        answers = proc.stdout.decode().split()
+        if proc.returncode != 0 or len(answers) != 2:
+            head = self.head()  # raises "no commits yet"
+            answers = [self.git("rev-parse", "--is-shallow-repository").strip(), head]
+        shallow, head = answers
+        if (self.git_dir / "shallow").exists() or shallow == "true":
             raise RepositoryError(
                 "this is a shallow clone: version history would be incomplete",
                 "run `git fetch --unshallow` (in CI: actions/checkout with fetch-depth: 0)",
@@ -166,12 +186,15 @@ class GitRepo:
         return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
     def is_ancestor(self, older: str, newer: str) -> bool:
-        return (
-            run_git(
-                ["merge-base", "--is-ancestor", older, newer], self.root, check=False
-            ).returncode
-            == 0
-        )
+        key = (older, newer)
+        if key not in self._ancestry:
+            proc = run_git(["merge-base", "--is-ancestor", older, newer], self.root, check=False)
+            # Only a definite answer (0 or 1) about two ids is kept: a name may move, and a
+            # commit missing now (exit 128) may be fetched later.
+            if proc.returncode not in (0, 1) or not len(older) == len(newer) == 40:
+                return proc.returncode == 0
+            self._ancestry[key] = proc.returncode == 0
+        return self._ancestry[key]
 
     def first_parent_descends(self, older: str, newer: str, limit: int) -> bool:
         """``older`` is on ``newer``'s first-parent line, at most ``limit`` commits back."""

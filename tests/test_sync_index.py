@@ -243,3 +243,25 @@ def test_history_reads_and_parses_files_a_chunk_at_a_time(
     finally:
         store.close()
     assert run_cli("verify", "--store", url, cwd=repo.path).exit_code == 0
+
+
+def test_ancestry_is_asked_of_git_once_per_pair(repo: Repo, monkeypatch: Any) -> None:
+    """Sync checks ancestry early and again inside the store's transaction: one git call.
+    A commit git does not have yet (exit 128) is not remembered: a fetch may bring it."""
+    first = repo.commit_agent("support", GOOD, "v1")
+    second = repo.commit_agent("support", {**GOOD, "max_tokens": 7}, "v2")
+    ws = Workspace.open(repo.path)
+    commands: list[str] = []
+    original = agentver.gitrepo.run_git
+
+    def spy(args: Any, cwd: Path, **kwargs: Any) -> Any:
+        commands.append(args[0])
+        return original(args, cwd, **kwargs)
+
+    monkeypatch.setattr(agentver.gitrepo, "run_git", spy)
+    assert ws.repo.is_ancestor(first, second) and ws.repo.is_ancestor(first, second)
+    assert not ws.repo.is_ancestor(second, first) and not ws.repo.is_ancestor(second, first)
+    assert commands == ["merge-base", "merge-base"]
+    missing = "1" * 40
+    assert not ws.repo.is_ancestor(missing, second) and not ws.repo.is_ancestor(missing, second)
+    assert commands.count("merge-base") == 4
