@@ -189,7 +189,27 @@ def validate(cwd: Path, paths: Sequence[str] = (), metrics: Sequence[str] = ()) 
             findings.append(Finding(checked.path, 1, 1, exc.message))
             continue
         findings.extend(check_file(raw, checked, check.policies, check.allowed_secrets))
+        if checked.kind == "pointer":
+            findings.extend(_pointer_environment(target, checked.path, settings))
     return ValidationReport(root, tuple(item for _, item in targets), tuple(findings), skipped)
+
+
+def _pointer_environment(target: Path, shown: str, settings: Settings) -> list[Finding]:
+    """A pointer of an environment agentver.yaml does not configure is never served:
+    sync, status and the runtime ignore it without a word."""
+    environment = target.parent.name
+    if environment in settings.environments:
+        return []
+    return [
+        Finding(
+            shown,
+            1,
+            1,
+            f"pointer: environment {environment!r} is not in environments "
+            f"({', '.join(settings.environments)}) in agentver.yaml, so sync ignores it "
+            "(add the environment, or remove this file)",
+        )
+    ]
 
 
 def _metrics(target: Path, shown: str) -> list[Finding]:

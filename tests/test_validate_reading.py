@@ -51,3 +51,18 @@ def test_a_huge_agent_file_is_refused_by_its_size(repo: Repo, tmp_path: Path) ->
     proc = agentver(repo, "validate", "agents/support.yaml")
     assert proc.returncode == 1, proc.stderr
     assert "5,242,932 bytes; the limit is 1,048,576" in proc.stdout
+
+
+def test_a_pointer_of_an_environment_not_configured_is_a_finding(repo: Repo) -> None:
+    """sync silently ignored it (validate passed): the environment is not in agentver.yaml."""
+    repo.commit_agent("support", GOOD, "v1")
+    assert agentver(repo, "deploy", "support", "1").returncode == 0
+    pointer = (repo.path / ".agentver/deployments/production/support.yaml").read_text()
+    staging = repo.path / ".agentver/deployments/staging/support.yaml"
+    staging.parent.mkdir()
+    staging.write_text(pointer.replace("environment: production", "environment: staging"))
+    repo.commit("a pointer for staging")
+    proc = agentver(repo, "validate")
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert ".agentver/deployments/staging/support.yaml:1:1: " in proc.stdout
+    assert "'staging' is not in environments" in proc.stdout
