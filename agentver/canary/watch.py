@@ -38,7 +38,7 @@ from agentver.deploy.pointers import pointer_path
 from agentver.errors import AgentverError, RepositoryError, UsageError
 from agentver.models import Pointer
 from agentver.publish import committed_pointers
-from agentver.store import Store, open_store
+from agentver.store import READ_STATEMENT_TIMEOUT, Store, open_store
 from agentver.store import claims as store_claims
 from agentver.workspace import Workspace
 
@@ -110,6 +110,9 @@ class WatchOptions:
     push: bool = False
     sync: bool = False
     author: str | None = None  # else AGENTVER_WATCH_AUTHOR, else watch.author, else default
+    # Seconds a PostgreSQL statement may take (lock waits included) before the pass fails:
+    # a locked table must not stop the watcher from judging at the next interval.
+    statement_timeout: float | None = READ_STATEMENT_TIMEOUT
 
     def __post_init__(self) -> None:
         if (self.push or self.sync) and not self.apply:
@@ -181,7 +184,11 @@ class Watcher:
             ws = Workspace.open(self.options.root)
             settings = watch_settings(ws.settings, self.options.author)
             environment = ws.environment(self.options.environment)
-            store = open_store(ws.settings.store_url(self.options.store_url), ws.root)
+            store = open_store(
+                ws.settings.store_url(self.options.store_url),
+                ws.root,
+                statement_timeout=self.options.statement_timeout,
+            )
         except AgentverError as exc:
             fail(exc)
             return errors

@@ -37,7 +37,8 @@ latency_threshold_ms, quality_tolerance. See docs/canary.md.
 --apply carries the verdict out like `canary promote` / `canary abort` (one pointer
 commit whose message records the verdict and its evidence); continue changes nothing.
 --sync then publishes HEAD to the store like `agentver sync`. --exit-code exits 1 on
-rollback (after printing the verdict).
+rollback (after printing the verdict). A PostgreSQL store that does not answer a
+statement within 5 s (a lock another session holds, a stalled server) is exit 2.
 """
 
 
@@ -70,7 +71,7 @@ def canary_evaluate_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     from agentver.canary.evaluate import apply_verdict, evaluate_canary, store_warnings, sync_store
-    from agentver.store import open_store
+    from agentver.store import READ_STATEMENT_TIMEOUT, open_store
 
     if sync and not apply:
         raise UsageError("--sync publishes what --apply commits; add --apply")
@@ -84,7 +85,10 @@ def canary_evaluate_cmd(
     environment = ws.environment(env)
     store = None
     if metrics is None or sync:
-        store = open_store(ws.settings.store_url(store_url), ws.root)
+        # Bounded: a lock held on the outcomes or pointers must not hang the verdict.
+        store = open_store(
+            ws.settings.store_url(store_url), ws.root, statement_timeout=READ_STATEMENT_TIMEOUT
+        )
     try:
         if metrics is None:
             assert store is not None

@@ -11,6 +11,7 @@ from agentver.cli import output
 from agentver.cli.common import JSON_OPTION, open_workspace
 from agentver.cli.core import app
 from agentver.errors import CheckFailed, UsageError
+from agentver.store import READ_STATEMENT_TIMEOUT
 from agentver.workspace import Workspace
 
 STORE_OPTION = typer.Option(
@@ -18,9 +19,6 @@ STORE_OPTION = typer.Option(
     "--store",
     help="Store URL (else AGENTVER_STORE, else `store` in agentver.yaml, else sqlite:///.agentver/runtime.db).",
 )
-# Seconds a status or verify read may take on PostgreSQL (the runtime client's mechanism:
-# the server's statement_timeout, then a client-side deadline one second later).
-READ_STATEMENT_TIMEOUT = 5.0
 ENVS_OPTION = typer.Option(
     None, "--env", "-e", help="Environment(s) to publish (repeatable; default all)."
 )

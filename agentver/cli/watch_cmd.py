@@ -31,7 +31,9 @@ Two watchers never both act on one canary (a claim row in the store). A canary t
 store does not serve (another salt) is not judged; a clone whose HEAD lacks the
 commit the store serves does not act. --once runs one pass (for cron; exit 2 when a
 step failed); otherwise it runs every --interval until SIGTERM or SIGINT, which stop it
-between passes (exit 0). See docs/auto-rollback.md.
+between passes (exit 0). A PostgreSQL store that does not answer a statement within
+5 s (a lock another session holds, a stalled server) is an error of that pass, like
+an unreachable one. See docs/auto-rollback.md.
 """
 
 

@@ -29,9 +29,14 @@ from agentver.store.base import (
 from agentver.store.url import StoreURL, mask_url, parse_store_url
 
 DEFAULT_STORE_URL = "sqlite:///.agentver/runtime.db"
+# Seconds one PostgreSQL statement of a command that must not hang (status, verify,
+# canary evaluate, canary watch) may take, lock waits included: the runtime client's
+# mechanism (the server's statement_timeout, then a client-side deadline a second later).
+READ_STATEMENT_TIMEOUT = 5.0
 
 __all__ = [
     "DEFAULT_STORE_URL",
+    "READ_STATEMENT_TIMEOUT",
     "ArmCounts",
     "CorruptPointer",
     "CorruptRow",
