@@ -126,7 +126,8 @@ def test_rows_stored_badly_by_older_versions_are_skipped_and_counted(
             arms.setdefault(resolved.variant, resolved)
             client.record_outcome(resolved, ok=True, latency_ms=100.0, score=0.9)
         salt = client.agents()["support"].canary.salt  # type: ignore[union-attr]
-    # What an older agentver's record_outcome (or Store.record_outcomes) let through.
+    # What an older agentver's record_outcome (or Store.record_outcomes) let through:
+    # today's store refuses it, so it is written unchecked as they wrote it.
     bad = [
         old_outcome(arms["canary"], salt, latency_ms=-5.0),
         old_outcome(arms["canary"], salt, latency_ms=INF),
@@ -136,7 +137,7 @@ def test_rows_stored_badly_by_older_versions_are_skipped_and_counted(
     ]
     store = open_store(store_url, repo.path)
     try:
-        store.record_outcomes(bad)
+        store._insert_outcomes(bad)  # type: ignore[attr-defined]
     finally:
         store.close()
     result = ok(
@@ -152,3 +153,33 @@ def test_rows_stored_badly_by_older_versions_are_skipped_and_counted(
     assert "ignored" in result.stderr and "outcome(s) with invalid values" in result.stderr
     text = ok(run_cli("canary", "evaluate", "support", "--store", store_url, cwd=repo.path))
     assert "outcome(s) with invalid values" in text.stderr
+
+
+def test_the_store_refuses_what_record_outcome_refuses_and_writes_nothing(
+    repo: Repo, run_cli: RunCli, store_url: str
+) -> None:
+    """Store.record_outcomes (the API under RuntimeClient) checked nothing: NaN, -5 ms,
+    ok="yes", a NUL in the agent id went into the table (or failed the whole batch)."""
+    canary_store(repo, run_cli, store_url)
+    with RuntimeClient(store_url, repo_root=repo.path, mode="ttl") as client:
+        resolved = client.resolve("support", "user-1")
+    good = old_outcome(resolved, "")
+    store = open_store(store_url, repo.path)
+    try:
+        for kwargs, error, message in REFUSED:
+            with pytest.raises(error, match=message):
+                store.record_outcomes([good, old_outcome(resolved, "", **kwargs)])
+        for field, value in (
+            ("variant", "blue"),
+            ("agent", "support\x00"),
+            ("environment", ""),
+            ("config_hash", None),
+            ("version", 2**40),
+        ):
+            forged = Outcome(**{**good.__dict__, field: value})
+            with pytest.raises(ValueError, match=f"outcome.{field}"):
+                store.record_outcomes([good, forged])
+        assert store.record_outcomes([good, old_outcome(resolved, "", latency_ms=3, score=1)]) == 2
+    finally:
+        store.close()
+    assert stored_outcomes(store_url, repo.path) == 2  # nothing of the refused batches

@@ -12,18 +12,10 @@ import math
 import numbers
 from typing import Any
 
+# ``real`` lives with the outcome checks the store shares (re-exported here).
+from agentver.store.outcome_checks import real
 
-def real(value: Any, message: str) -> float:
-    """``value`` as a float; TypeError unless it is a real number (bools are not)."""
-    kind = type(value)  # float and int first: the common case skips the ABC check
-    if (kind is not float and kind is not int) and (
-        isinstance(value, bool) or not isinstance(value, numbers.Real)
-    ):
-        raise TypeError(f"{message}, got {value!r}")
-    try:
-        return float(value)
-    except OverflowError:  # an int beyond a float
-        raise ValueError(f"{message}, got {value!r}") from None
+__all__ = ["count", "real", "seconds", "text"]
 
 
 def seconds(name: str, value: Any) -> float:

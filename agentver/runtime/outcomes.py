@@ -9,7 +9,6 @@ is full. A failed write keeps the outcomes queued (oldest dropped past ``max_que
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from collections import deque
 from contextlib import suppress
@@ -17,11 +16,10 @@ from typing import Any
 
 from agentver.errors import StoreError
 from agentver.models import ResolvedConfig
-from agentver.runtime.checks import real
 from agentver.store import Outcome, Store
+from agentver.store.outcome_checks import checked_outcome
 
 log = logging.getLogger("agentver.runtime")
-MAX_VERSION = 2**31 - 1  # agent_outcomes.version_number is an INTEGER (PostgreSQL: 32 bits)
 
 
 def checked_values(
@@ -33,31 +31,9 @@ def checked_values(
         raise TypeError(
             f"resolved must be the ResolvedConfig that resolve() returned, got {resolved!r}"
         )
-    # A forged or altered ResolvedConfig the store would refuse would fail every batch it
-    # is in, and so cost every outcome queued with it.
-    if resolved.variant not in ("stable", "canary"):
-        raise ValueError(f"resolved.variant must be 'stable' or 'canary', got {resolved.variant!r}")
-    for name in ("agent", "environment", "config_hash"):
-        text = getattr(resolved, name)
-        if type(text) is not str or not text or not text.isprintable():  # NUL, surrogates
-            raise ValueError(f"resolved.{name} must be non-empty printable text, got {text!r}")
-    if type(resolved.version) is not int or not 1 <= resolved.version <= MAX_VERSION:
-        raise ValueError(f"resolved.version must be a version number, got {resolved.version!r}")
-    if type(ok) is not bool:  # 1, "yes" or None would be counted, but as what?
-        raise TypeError(f"ok must be True or False, got {ok!r}")
-    latency = None
-    if latency_ms is not None:
-        message = "latency_ms must be a number of milliseconds, finite and >= 0"
-        latency = real(latency_ms, message)
-        if not 0.0 <= latency < math.inf:  # also refuses NaN
-            raise ValueError(f"{message}, got {latency_ms!r}")
-    quality = None
-    if score is not None:
-        message = "score must be a number in [0, 1]"
-        quality = real(score, message)
-        if not 0.0 <= quality <= 1.0:  # also refuses NaN
-            raise ValueError(f"{message}, got {score!r}")
-    return resolved, ok, latency, quality
+    # A forged or altered ResolvedConfig is checked like any outcome the store takes.
+    checked = checked_outcome(resolved, "resolved", ok, latency_ms, score)
+    return (resolved, *checked)
 
 
 class OutcomeQueue:

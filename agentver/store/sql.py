@@ -29,6 +29,7 @@ from agentver.store.base import (
     SyncRecord,
     VersionConflict,
 )
+from agentver.store.outcome_checks import checked_outcome
 from agentver.store.plan import AUTHORSHIP, BATCH, INDEX_SELECT, compute_plan
 from agentver.store.rows import (
     DEPLOYMENT_COLUMNS,
@@ -547,7 +548,15 @@ class SqlStore(abc.ABC):
 
         A store not yet migrated to the score column (no ``agentver sync`` since this
         agentver) takes the outcomes without their scores rather than losing them all.
+        A value ``RuntimeClient.record_outcome`` would refuse is refused here too (the same
+        check: TypeError or ValueError), before anything is written.
         """
+        for outcome in outcomes:
+            checked_outcome(outcome, "outcome", outcome.ok, outcome.latency_ms, outcome.score)
+        return self._insert_outcomes(outcomes)
+
+    def _insert_outcomes(self, outcomes: Sequence[Outcome]) -> int:
+        """Write outcomes as given, unchecked (what record_outcomes did before it checked)."""
         if not outcomes:
             return 0
         now = utc_now()
