@@ -197,3 +197,34 @@ def test_completion_offers_agents_versions_and_environments(repo: Any, run_cli: 
         "support",
     ]
     assert _complete(repo.path.parent, "agentver show ") == []
+
+
+def test_a_full_stdout_is_one_error_line_and_exit_2(repo: Any) -> None:
+    """``agentver list > /dev/full`` (stdout on a full disk) ended in "internal error"
+    (and, at exit, a traceback). Now: one error line naming the cause, exit 2, whichever
+    way the command writes (rich tables, JSON, help, raw bytes), buffered or not."""
+    import os
+    import subprocess
+    import sys
+
+    repo.commit_agent("support", AGENT, "add support")
+    for unbuffered in ("1", ""):
+        env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
+        for args in (["list"], ["list", "--json"], ["--help"], ["show", "support"]):
+            with open("/dev/full", "w") as full:
+                proc = subprocess.run(
+                    [sys.executable, "-m", "agentver", *args],
+                    cwd=repo.path,
+                    stdout=full,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=env,
+                    check=False,
+                )
+            assert proc.returncode == 2, (args, proc.stderr)
+            assert "Traceback" not in proc.stderr, (args, proc.stderr)
+            errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+            assert errors == ["error: could not write output: No space left on device"], (
+                args,
+                proc.stderr,
+            )

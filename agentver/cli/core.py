@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 
 from agentver import __version__
 from agentver.cli import coercion, output
+from agentver.cli.entry import output_failed
 from agentver.errors import AgentverError
 
 coercion.install()
@@ -69,6 +70,8 @@ class AgentverGroup(TyperGroup):
             output.error("aborted")
             code = 1
         except Exception as exc:  # raised while parsing arguments, before invoke
+            if output_failed(exc):
+                raise  # stdout is full: entry.main says so
             code = _unexpected(exc)
         sys.exit(code if isinstance(code, int) else 0)
 
@@ -88,8 +91,8 @@ class AgentverGroup(TyperGroup):
             raise typer.Exit(0) from None
         except Exception as exc:
             # Typer's own signals (Exit, Abort, usage errors) pass through untouched.
-            if type(exc).__module__.startswith(("typer", "click")):
-                raise
+            if type(exc).__module__.startswith(("typer", "click")) or output_failed(exc):
+                raise  # a full stdout: entry.main says so
             raise typer.Exit(_unexpected(exc)) from None
 
 

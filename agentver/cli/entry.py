@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import sys
+from typing import Any
 
 # global options that take a value (skipped when looking for the command name)
 _VALUE_OPTIONS = {"-C"}
@@ -52,8 +55,81 @@ def _absent_streams_to_devnull() -> None:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
 
 
+# A stdout that cannot take what is written: a full disk or quota, a failing device.
+OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
+class _Output(io.RawIOBase):
+    """stdout's bytes, remembering the error a write to them raised: an ENOSPC from
+    stdout is one error line, while one from any other file stays what it is."""
+
+    def __init__(self, text: Any) -> None:
+        super().__init__()
+        self._text = text  # kept: a text stream that is collected closes its buffer
+        self._buffer = text.buffer
+        self.failed: OSError | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        try:
+            self._buffer.write(data)
+        except OSError as exc:
+            self.failed = exc
+            raise
+        return len(data)
+
+    def flush(self) -> None:
+        try:
+            self._buffer.flush()
+        except OSError as exc:
+            self.failed = exc
+            raise
+
+    def fileno(self) -> int:
+        return int(self._buffer.fileno())
+
+    def isatty(self) -> bool:
+        return bool(self._buffer.isatty())
+
+
+def _watch_stdout() -> None:
+    out = sys.stdout
+    if not isinstance(out, io.TextIOWrapper):  # already replaced (an embedding program)
+        return
+    sys.stdout = io.TextIOWrapper(
+        _Output(out),
+        encoding=out.encoding,
+        errors=out.errors,
+        line_buffering=out.line_buffering,
+        write_through=True,  # the buffering stays the original buffer's
+    )
+
+
+def output_failed(exc: BaseException) -> bool:
+    """Whether ``exc`` is stdout refusing a write (a full disk, EIO), not another file."""
+    raw = getattr(sys.stdout, "buffer", None)
+    return (
+        isinstance(exc, OSError)
+        and exc.errno in OUTPUT_ERRNOS
+        and isinstance(raw, _Output)
+        and raw.failed is exc
+    )
+
+
+def _exit_output_failed(exc: OSError) -> None:
+    """One error line, exit 2 (the request cannot be carried out: docs/exit-codes.md)."""
+    from agentver.cli.output import stdout_closed
+
+    stdout_closed()  # what is still buffered goes nowhere, not into a second failure
+    sys.stderr.write(f"error: could not write output: {exc.strerror}\n")
+    sys.exit(2)
+
+
 def main() -> None:
     _absent_streams_to_devnull()
+    _watch_stdout()
     problem = unsupported_platform()
     if problem is not None:
         sys.stderr.write(f"error: {problem}\nhint: use WSL or a Linux container on Windows\n")
@@ -68,11 +144,16 @@ def main() -> None:
         name = None if completing else command_name(sys.argv[1:])
         register(None if name is None else [name])
         try:
-            app()
-        except SystemExit:
-            _flush_stdout()  # a closed pipe here keeps the command's own exit code
-            raise
-        _flush_stdout()
+            try:
+                app()
+            except SystemExit:
+                _flush_stdout()  # a closed pipe here keeps the command's own exit code
+                raise
+            _flush_stdout()
+        except OSError as exc:
+            if not output_failed(exc):
+                raise
+            _exit_output_failed(exc)
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         sys.exit(130)
