@@ -29,6 +29,7 @@ from agentver.errors import AgentverError, ConfigError
 from agentver.hashing import config_hash
 from agentver.history import agent_path
 from agentver.models import AgentConfig, Pointer, Version
+from agentver.settings import SETTINGS_FILE
 from agentver.store import (
     CorruptPointer,
     RefusedPointer,
@@ -175,6 +176,26 @@ def _load_chunk(ws: Workspace, chunk: list[Version]) -> Iterator[StoredVersion |
             yield skip
 
 
+# The settings that decide what sync publishes (which files are agents, which pointer
+# folders are read): they must be HEAD's, as the versions and pointers are.
+LAYOUT_KEYS = ("agents_dir", "environments")
+
+
+def check_committed_layout(ws: Workspace) -> None:
+    """Refuse to publish while ``agentver.yaml`` has uncommitted changes to LAYOUT_KEYS
+    (an uncommitted ``agents_dir`` would publish another folder's files as HEAD's)."""
+    from agentver.deploy.checks import settings_at
+
+    committed = settings_at(ws, ws.index.head)
+    drift = [key for key in LAYOUT_KEYS if ws.settings.raw.get(key) != committed.get(key)]
+    if drift:
+        raise AgentverError(
+            f"{SETTINGS_FILE} has uncommitted changes to {', '.join(drift)}; sync publishes "
+            "what is committed at HEAD, nothing written",
+            f"commit the change, or undo it (`git checkout -- {SETTINGS_FILE}`)",
+        )
+
+
 def check_not_stale(ws: Workspace, store: Store, *, force: bool) -> None:
     """Refuse early to publish a HEAD that does not descend from the store's head.
 
@@ -197,6 +218,7 @@ def publish(
     ws: Workspace, store: Store, environments: list[str], *, force: bool = False
 ) -> SyncPlan:
     """``agentver sync`` as a library call: publish HEAD (compare-and-swap)."""
+    check_committed_layout(ws)
     check_not_stale(ws, store, force=force)
     return store.sync(build_snapshot(ws, environments, store), force=force)
 
@@ -270,6 +292,14 @@ def store_drift(
     problems: list[Drift] = []
     rows, corrupt = store.scan_versions()
     git_agents = {agent for agent, _ in by_key}
+    served_pointers = store.pointers()
+    serving = {
+        (p.agent, slot.version)
+        for p in served_pointers
+        if not isinstance(p, CorruptPointer)
+        for slot in (p.active, p.canary)
+        if slot is not None
+    }
     for bad in corrupt:
         report.checked_versions += 1
         problems.append(
@@ -297,13 +327,20 @@ def store_drift(
             )
         git_version = by_key.get(key)
         if git_version is None and key[0] not in git_agents:
+            # `sync --force` keeps a row a pointer still serves (store/plan.py).
+            remedy = (
+                "a pointer still serves it, so `agentver sync --force` keeps it: restore the "
+                "agent's file (or agents_dir) or move its pointers off it"
+                if key in serving
+                else "`agentver sync --force` deletes it"
+            )
             problems.append(
                 Drift(
                     "orphaned",
                     key[0],
                     None,
                     f"store has v{key[1]} of an agent no commit of HEAD's history has"
-                    " (removed by a force-push?); `agentver sync --force` deletes it",
+                    f" (removed by a force-push?); {remedy}",
                 )
             )
         elif git_version is None:
@@ -348,7 +385,7 @@ def store_drift(
             )
         )
     committed = {(p.environment, p.agent): p for p in committed_pointers(ws, environments, [])}
-    served = {(p.environment, p.agent): p for p in store.pointers()}
+    served = {(p.environment, p.agent): p for p in served_pointers}
     for env, agent in sorted(set(committed) | set(served)):
         if env not in environments:
             continue

@@ -319,3 +319,34 @@ def test_force_never_deletes_a_row_a_kept_pointer_serves(
     assert code == 0, err
     assert served(store_url, repo, "billing") == f"v2:{GOOD['system_prompt']}"
     assert served(store_url, repo, "support") == f"v2:{GOOD['system_prompt']}"
+    code, out, err = run_cli("verify", "--store", store_url, cwd=repo.path)
+    assert code == 1
+    # verify's remedy must be one that works: --force keeps a served row
+    assert "a pointer still serves it, so `agentver sync --force` keeps it" in out + err
+    assert "`agentver sync --force` deletes it" not in out + err
+
+
+@pytest.mark.parametrize(
+    "edit",
+    ["agents_dir: bots\n", "environments: [production, staging]\n"],
+    ids=["agents_dir", "environments"],
+)
+def test_an_uncommitted_layout_edit_is_refused_not_published(
+    repo: Repo, run_cli: RunCli, store_url: str, edit: str
+) -> None:
+    """sync publishes HEAD: an uncommitted agents_dir would publish another folder's
+    files as if committed (and --force deleted the real agents' rows)."""
+    synced(repo, run_cli, store_url)
+    repo.write("bots/zed.yaml", "model: gpt-4o\nsystem_prompt: New.\n")
+    repo.commit("bots/ exists, agents_dir still agents")
+    repo.write("agentver.yaml", edit)  # not committed
+    before = served(store_url, repo, "billing")
+    for args in (("sync",), ("sync", "--force"), ("sync", "--dry-run")):
+        code, out, err = run_cli(*args, "--store", store_url, cwd=repo.path)
+        assert code == 2, out + err
+        assert err.startswith("error: agentver.yaml has uncommitted changes to ")
+        assert "Traceback" not in out + err
+    assert served(store_url, repo, "billing") == before
+    repo.commit("commit the layout edit")
+    code, out, err = run_cli("sync", "--store", store_url, cwd=repo.path)
+    assert code in (0, 1), out + err

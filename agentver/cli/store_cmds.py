@@ -64,9 +64,11 @@ def sync_cmd(
     Compare-and-swap: a HEAD that does not descend from the commit the store serves
     changes nothing and exits 1. A version the store cannot hold is skipped, and a pointer
     naming one is refused for its agent alone: sync exits 1 after publishing the rest.
+    Uncommitted changes to agents_dir or environments in agentver.yaml are refused (exit 2).
     """
     from agentver.publish import (
         build_snapshot,
+        check_committed_layout,
         check_not_stale,
         describe_plan,
         uncommitted_pointer_files,
@@ -76,6 +78,7 @@ def sync_cmd(
 
     ws = open_workspace(ctx)
     environments = _environments(ws, envs)
+    check_committed_layout(ws)
     store = _open_store(ws, store_url, create_default=not dry_run)
     try:
         for rel in uncommitted_pointer_files(ws):
