@@ -128,7 +128,9 @@ def test_concurrent_syncs_never_move_the_store_backwards(store_url: str, tmp_pat
                     assert code == "1", (round_, commit, answer)
                     assert f"HEAD {commit[:10]} does not descend from" in stderr, answer
                     assert "Traceback" not in stderr
-        assert lost >= ROUNDS  # the race was real: most rounds had losers
+        # The race was real: many rounds had losers (about one a round when processes
+        # finish in the order they started; the bound leaves room for a loaded machine).
+        assert lost >= ROUNDS // 4
     finally:
         store.close()
         for contender in contenders:
