@@ -1,9 +1,11 @@
 """What history knows about each agent blob (its hash, validity, why not), cached on disk.
 
 A blob id never changes content, so an entry is never invalidated. Entries are sharded
-by the first two hex digits of the blob id (256 small JSON files): a command that meets
-one new blob (a sync after one commit) reads and rewrites one shard of ~70 entries,
-not an index of every blob ever seen. The cache is an optimisation only: a missing,
+by the first hex digit of the blob id (16 JSON files): a command that meets one new
+blob (a sync after one commit) reads and rewrites one shard (~1,000 entries, ~2 ms, at
+17,000 blobs), not an index of every blob ever seen, and a cold history of one agent
+writes at most 16 files (256 shards cost ~0.2 ms a file, 130 files for 180 blobs:
+docs/benchmarks.md). The cache is an optimisation only: a missing,
 unreadable or malformed shard is a miss, and a read-only ``.git`` is not an error.
 """
 
@@ -26,6 +28,9 @@ class BlobInfo:
     problems: tuple[str, ...] = ()  # why it is not valid
 
 
+SHARD_DIGITS = 1  # hex digits of the blob id that name its shard
+
+
 class BlobCache:
     """BlobInfo by blob id under ``root`` (one folder per schema and rules version)."""
 
@@ -43,7 +48,7 @@ class BlobCache:
         """The cached facts of those of ``blobs`` seen before."""
         by_shard: dict[str, list[str]] = {}
         for blob in blobs:
-            by_shard.setdefault(blob[:2], []).append(blob)
+            by_shard.setdefault(blob[:SHARD_DIGITS], []).append(blob)
         found: dict[str, BlobInfo] = {}
         for name, wanted in by_shard.items():
             shard = self._shard(name)
@@ -59,7 +64,7 @@ class BlobCache:
         """Add entries (merged into what each shard holds on disk now)."""
         by_shard: dict[str, list[str]] = {}
         for blob in infos:
-            by_shard.setdefault(blob[:2], []).append(blob)
+            by_shard.setdefault(blob[:SHARD_DIGITS], []).append(blob)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             for name, blobs in by_shard.items():

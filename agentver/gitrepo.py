@@ -234,10 +234,33 @@ class GitRepo:
     ) -> Iterator[tuple[CommitInfo, list[FileChange]]]:
         """First-parent history of ``head`` touching ``pathspecs``, newest first.
 
-        One ``git log --raw`` pass: the blob ids come with the log, so no checkout and no
+        ``git log --raw``: the blob ids come with the log, so no checkout and no
         per-commit ``git show``. Renames are reported as delete + add (the file name is
-        the agent's identity).
+        the agent's identity). git consults the commit-graph's changed-path Bloom filters
+        only for a single pathspec, so several pathspecs are one log each (3x faster for
+        an agent file and agentver.yaml: docs/benchmarks.md), merged in the order of
+        ``git rev-list --first-parent``.
         """
+        if len(pathspecs) <= 1:
+            yield from self._log_changes(head, pathspecs)
+            return
+        merged: dict[str, tuple[CommitInfo, dict[str, FileChange]]] = {}
+        for spec in dict.fromkeys(pathspecs):
+            for info, changes in self._log_changes(head, [spec]):
+                held = merged.setdefault(info.commit, (info, {}))[1]
+                for change in changes:  # overlapping pathspecs report a file once
+                    held.setdefault(change.path, change)
+        if not merged:
+            return
+        order = run_git(["rev-list", "--first-parent", head], self.root).stdout.split()
+        for commit in order:
+            found = merged.get(commit.decode("ascii"))
+            if found is not None:
+                yield found[0], sorted(found[1].values(), key=lambda c: c.path)
+
+    def _log_changes(
+        self, head: str, pathspecs: Sequence[str]
+    ) -> Iterator[tuple[CommitInfo, list[FileChange]]]:
         fmt = f"{_SEP}%H%x00%an <%ae>%x00%cI%x00%s"
         proc = run_git(
             [

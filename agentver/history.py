@@ -27,7 +27,7 @@ from agentver.agentfile import (
     parse_agent_blob,
     schema_findings,
 )
-from agentver.blobcache import BlobCache, BlobInfo, write_cache_file
+from agentver.blobcache import SHARD_DIGITS, BlobCache, BlobInfo, write_cache_file
 from agentver.config import Loaded, load_yaml
 from agentver.errors import AgentverError, ConfigError, NotFound
 from agentver.fastyaml import fast_load
@@ -159,7 +159,7 @@ class HistoryIndex:
         self.cache_root = repo.cache_dir
         self.cache_dir = self.cache_root / "history" / f"{self.head}-{key[:12]}"
         rules = f"{schema_digest[:12]}-r{RULES_VERSION}"
-        self.blob_cache = BlobCache(self.cache_root / f"blobs-{rules}")
+        self.blob_cache = BlobCache(self.cache_root / f"blobs{SHARD_DIGITS}-{rules}")
         self._memo: dict[str, AgentHistory] = {}
         # Configs parsed by this process, by blob id, so that sync does not parse a blob
         # a second time; bounded, since a cold history can hold 100,000 versions.

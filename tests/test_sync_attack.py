@@ -139,7 +139,7 @@ def test_a_force_push_that_rewrites_a_version_is_refused(
 
 
 def blob_shards(repo: Repo) -> list[Path]:
-    return sorted(repo.path.glob(".git/agentver-cache/blobs-*/*.json"))
+    return sorted(repo.path.glob(".git/agentver-cache/blobs*-*/*.json"))
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "list", "wrong-hash", "wrong-types"])
