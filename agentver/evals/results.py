@@ -8,14 +8,13 @@ atomically with sorted keys and a trailing newline so it can be committed and re
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentver.deploy.files import atomic_write
 from agentver.errors import AgentverError
 
 RESULT_FORMAT = 1
@@ -237,15 +236,7 @@ class ResultStore:
         path = self.path_for(result.key)
         text = json.dumps(result.to_json(), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    handle.write(text)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            atomic_write(path, text.encode("utf-8"))
         except OSError as exc:
             raise EvalResultError(f"cannot write {path}: {exc}") from None
         return path
