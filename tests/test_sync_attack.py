@@ -350,3 +350,26 @@ def test_an_uncommitted_layout_edit_is_refused_not_published(
     repo.commit("commit the layout edit")
     code, out, err = run_cli("sync", "--store", store_url, cwd=repo.path)
     assert code in (0, 1), out + err
+
+
+def test_the_watchers_sync_refuses_an_uncommitted_layout_too(
+    repo: Repo, run_cli: RunCli, store_url: str
+) -> None:
+    """`canary evaluate --apply --sync` and `canary watch --sync` publish through
+    sync_store: the same refusal as `agentver sync`, nothing written."""
+    from agentver.canary.evaluate import sync_store
+    from agentver.errors import AgentverError
+    from agentver.workspace import Workspace
+
+    synced(repo, run_cli, store_url)
+    repo.write("bots/zed.yaml", "model: gpt-4o\nsystem_prompt: New.\n")
+    repo.commit("bots/ exists, agents_dir still agents")
+    repo.write("agentver.yaml", "agents_dir: bots\n")  # not committed
+    before = served(store_url, repo, "billing")
+    store = open_store(store_url, repo.path)
+    try:
+        with pytest.raises(AgentverError, match="uncommitted changes to agents_dir"):
+            sync_store(Workspace.open(repo.path), store)
+    finally:
+        store.close()
+    assert served(store_url, repo, "billing") == before

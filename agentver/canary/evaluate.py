@@ -250,11 +250,11 @@ def apply_verdict(
 
 
 def sync_store(ws: Workspace, store: Store) -> SyncPlan:
-    """Publish HEAD to the store for every configured environment, as ``agentver sync``."""
-    from agentver.publish import build_snapshot, check_not_stale
+    """Publish HEAD to the store for every configured environment, as ``agentver sync``
+    (the same checks: a committed layout, a HEAD that descends from the store's)."""
+    from agentver.publish import publish
 
-    check_not_stale(ws, store, force=False)
-    return store.sync(build_snapshot(ws, list(ws.settings.environments), store))
+    return publish(ws, store, list(ws.settings.environments))
 
 
 def store_warnings(store: Store, pointer: Pointer) -> list[str]:
