@@ -21,6 +21,20 @@ class AgentverError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # A worker of the parsing pool (parallel.py) sends its error back pickled; the
+        # default would call __init__ with ``args`` alone, which ConfigError refuses.
+        return _rebuild, (type(self), self.args, self.__dict__)
+
+
+def _rebuild(
+    cls: type[AgentverError], args: tuple[object, ...], state: dict[str, object]
+) -> AgentverError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
 
 class CheckFailed(AgentverError):
     """A check ran and failed: validation, verify, diff --exit-code, a gate (exit 1)."""

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 from agentver.errors import AgentverError, RepositoryError
@@ -58,6 +58,85 @@ def run_git(
     return proc
 
 
+def _spawn(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """``git args`` started, its output to be read as it comes (``_parse_log``, ``_finish``);
+    its errors go to a temporary file, so a chatty stderr cannot block it."""
+    try:
+        return subprocess.Popen(
+            ["git", *args],
+            cwd=cwd,
+            env={**git_env(), **(env or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=tempfile.TemporaryFile(),
+        )
+    except FileNotFoundError:
+        raise GitError("git is not installed or not on PATH") from None
+
+
+def _finish(proc: subprocess.Popen[bytes], args: Sequence[str], rest: bytes = b"") -> bytes:
+    """The remaining output of ``proc`` after ``rest``; GitError (as run_git) if it failed."""
+    assert proc.stdout is not None
+    out = rest + proc.stdout.read()
+    if proc.wait() != 0:
+        stderr = proc.stderr
+        detail: list[str] = []
+        if stderr is not None:
+            stderr.seek(0)
+            detail = stderr.read().decode("utf-8", "replace").strip().splitlines()
+        raise GitError(
+            f"git {args[0]} failed: {detail[-1] if detail else 'exit ' + str(proc.returncode)}"
+        )
+    return out
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Reap ``proc``, killing it first if its output was not read to the end."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+
+
+def _parse_log(proc: subprocess.Popen[bytes]) -> Iterator[tuple[CommitInfo, list[FileChange]]]:
+    """The records of a ``_start_log`` process, parsed a block at a time as git writes them."""
+    assert proc.stdout is not None
+    sep = _SEP.encode()
+    pending = b""
+    while block := os.read(proc.stdout.fileno(), 1 << 20):
+        pending += block
+        cut = pending.rfind(sep)
+        if cut > 0:
+            yield from _parse_records(pending[:cut])
+            pending = pending[cut:]
+    yield from _parse_records(_finish(proc, ["log"], pending))
+
+
+def _parse_records(data: bytes) -> Iterator[tuple[CommitInfo, list[FileChange]]]:
+    for record in data.decode("utf-8", "replace").split(_SEP)[1:]:
+        fields = record.split("\x00")
+        commit, author, date, subject = fields[:4]
+        changes: list[FileChange] = []
+        rest = fields[4:]
+        # With -z, raw entries are ":meta" and then the path as separate fields.
+        i = 0
+        while i < len(rest):
+            meta = rest[i].strip("\n")
+            if not meta.startswith(":"):
+                i += 1
+                continue
+            parts = meta[1:].split()
+            path = rest[i + 1] if i + 1 < len(rest) else ""
+            new_blob, status = parts[3], parts[4]
+            changes.append(FileChange(path, None if status.startswith("D") else new_blob))
+            i += 2
+        yield CommitInfo(commit, author, date, subject.strip()), changes
+
+
 def worktree_root(cwd: Path) -> Path | None:
     """The top level of the work tree containing ``cwd``, or None."""
     proc = run_git(["rev-parse", "--show-toplevel"], cwd, check=False)
@@ -78,12 +157,6 @@ class CommitInfo:
 class FileChange:
     path: str
     blob: str | None  # None when the file was deleted
-
-
-def iso_utc(text: str) -> str:
-    """Git's strict ISO date (with offset) to ISO 8601 UTC with a Z."""
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # Derived data (history, parse and blob caches, locks) lives here. Not ".git/agentver":
@@ -239,20 +312,27 @@ class GitRepo:
         the agent's identity). git consults the commit-graph's changed-path Bloom filters
         only for a single pathspec, so several pathspecs are one log each (3x faster for
         an agent file and agentver.yaml: docs/benchmarks.md), merged in the order of
-        ``git rev-list --first-parent``.
+        ``git rev-list --first-parent``. Every git process starts at once and the logs
+        are parsed as git writes them (issue 16: parsing overlaps git's own work).
         """
-        if len(pathspecs) <= 1:
-            yield from self._log_changes(head, pathspecs)
+        specs = list(dict.fromkeys(pathspecs))
+        if len(specs) <= 1:
+            yield from self._log_changes(head, specs)
             return
-        merged: dict[str, tuple[CommitInfo, dict[str, FileChange]]] = {}
-        for spec in dict.fromkeys(pathspecs):
-            for info, changes in self._log_changes(head, [spec]):
-                held = merged.setdefault(info.commit, (info, {}))[1]
-                for change in changes:  # overlapping pathspecs report a file once
-                    held.setdefault(change.path, change)
-        if not merged:
-            return
-        order = run_git(["rev-list", "--first-parent", head], self.root).stdout.split()
+        procs = [self._start_log(head, [spec]) for spec in specs]
+        order_args = ["rev-list", "--first-parent", head]
+        order_proc = _spawn(order_args, self.root)
+        try:
+            merged: dict[str, tuple[CommitInfo, dict[str, FileChange]]] = {}
+            for proc in procs:
+                for info, changes in _parse_log(proc):
+                    held = merged.setdefault(info.commit, (info, {}))[1]
+                    for change in changes:  # overlapping pathspecs report a file once
+                        held.setdefault(change.path, change)
+            order = _finish(order_proc, order_args).split() if merged else []
+        finally:
+            for proc in (*procs, order_proc):
+                _stop(proc)
         for commit in order:
             found = merged.get(commit.decode("ascii"))
             if found is not None:
@@ -261,40 +341,29 @@ class GitRepo:
     def _log_changes(
         self, head: str, pathspecs: Sequence[str]
     ) -> Iterator[tuple[CommitInfo, list[FileChange]]]:
-        fmt = f"{_SEP}%H%x00%an <%ae>%x00%cI%x00%s"
-        proc = run_git(
-            [
-                "log",
-                "--first-parent",
-                "--raw",
-                "--no-abbrev",
-                "--no-renames",
-                "-z",
-                f"--format={fmt}",
-                head,
-                "--",
-                *pathspecs,
-            ],
-            self.root,
-        )
-        for record in proc.stdout.decode("utf-8", "replace").split(_SEP)[1:]:
-            fields = record.split("\x00")
-            commit, author, date, subject = fields[:4]
-            changes: list[FileChange] = []
-            rest = fields[4:]
-            # With -z, raw entries are ":meta" and then the path as separate fields.
-            i = 0
-            while i < len(rest):
-                meta = rest[i].strip("\n")
-                if not meta.startswith(":"):
-                    i += 1
-                    continue
-                parts = meta[1:].split()
-                path = rest[i + 1] if i + 1 < len(rest) else ""
-                new_blob, status = parts[3], parts[4]
-                changes.append(FileChange(path, None if status.startswith("D") else new_blob))
-                i += 2
-            yield CommitInfo(commit, author, iso_utc(date), subject.strip()), changes
+        proc = self._start_log(head, pathspecs)
+        try:
+            yield from _parse_log(proc)
+        finally:
+            _stop(proc)
+
+    def _start_log(self, head: str, pathspecs: Sequence[str]) -> subprocess.Popen[bytes]:
+        # Commit dates come formatted in UTC by git itself (TZ=UTC with format-local).
+        fmt = f"{_SEP}%H%x00%an <%ae>%x00%cd%x00%s"
+        args = [
+            "log",
+            "--first-parent",
+            "--raw",
+            "--no-abbrev",
+            "--no-renames",
+            "-z",
+            "--date=format-local:%Y-%m-%dT%H:%M:%SZ",
+            f"--format={fmt}",
+            head,
+            "--",
+            *pathspecs,
+        ]
+        return _spawn(args, self.root, {"TZ": "UTC"})
 
     def read_blobs(self, blob_ids: Iterable[str]) -> dict[str, bytes]:
         """Contents of many blobs in one ``git cat-file --batch`` process."""

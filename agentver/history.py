@@ -10,11 +10,12 @@ per HEAD commit, so a warm command is a JSON read. Caches live under
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,18 +35,20 @@ from agentver.fastyaml import fast_load
 from agentver.gitrepo import CommitInfo, FileChange, GitRepo
 from agentver.hashing import config_hash
 from agentver.models import AgentConfig, Version
-from agentver.parallel import parallel_map
+from agentver.parallel import even_chunks, jobs_for, parallel_slices
 from agentver.settings import SETTINGS_FILE, Settings
 from agentver.storable import MAX_FILE_BYTES, storable_problems, value_problems
+from agentver.store.rows import Prepared, content_row, prepare
 from agentver.validity import RULES_VERSION, PolicyChecker
 
 # 2: versions stored as rows (list --json reads ~16k of them); 3: validity with reasons
 CACHE_FORMAT = "3"
 _KEEP_CACHED_HEADS = 8
 _MAX_EXTEND = 2000  # new first-parent commits beyond which a full pass is as cheap
-# Configs history parsed are kept for sync's reuse up to this much YAML source (a cold
-# sync then parses most files once); beyond it sync reads them again, so that a
-# 100,000-version history stays within its memory bound (docs/benchmarks.md).
+# The store rows of the files history parsed are kept for sync's reuse up to this much
+# YAML source (a cold sync then parses every file once); beyond it sync parses them
+# again, so that a 100,000-version history stays within its memory bound
+# (docs/benchmarks.md).
 _MAX_PARSED_BYTES = 16 * 1024 * 1024
 _ANALYZE_CHUNK = 8192  # files read and parsed at once (several forks of parallel_map)
 Notify = Callable[[str], None]
@@ -102,13 +105,39 @@ def analyze_blob(raw: bytes, path: str) -> BlobInfo:
     return _analyze(raw, path)[0]
 
 
-def _analyze_item(item: tuple[bytes, str]) -> tuple[BlobInfo, AgentConfig | None]:
-    return _analyze(*item)
+def _analyze_item(item: tuple[bytes, str]) -> tuple[BlobInfo, Prepared | None]:
+    # The store's row content is computed here, in the pool, while the config is at hand:
+    # what crosses the pipe is a tuple of strings, and sync's own process only inserts.
+    info, config = _analyze(*item)
+    if config is None:
+        return info, None
+    # A valid file kept the storable rule (64-bit integers, finite floats, at most 1 MiB
+    # of JSON), which implies the store's own, looser bound (store/limits.py): no need
+    # to walk it again.
+    return info, ((content_row(config), None) if info.valid else prepare(config))
 
 
 def _analyze_info_only(item: tuple[bytes, str]) -> tuple[BlobInfo, None]:
-    # Once sync's budget of parsed configs is spent, a worker does not send them back.
+    # Once sync's budget of prepared rows is spent, a worker does not send them back.
     return _analyze(*item)[0], None
+
+
+def _analyze_blobs(
+    repo: GitRepo, paths: dict[str, str], budget: int, blobs: Sequence[str]
+) -> list[tuple[str, BlobInfo, Prepared | None, int]]:
+    """(blob, facts, store row or None, size) for each of ``blobs`` git has: read
+    ``_ANALYZE_CHUNK`` at a time, store rows kept while their files total ``budget``."""
+    out: list[tuple[str, BlobInfo, Prepared | None, int]] = []
+    for chunk in even_chunks(blobs, _ANALYZE_CHUNK):
+        for blob, raw in repo.read_blobs(chunk).items():
+            item = (raw, paths[blob])
+            if budget > 0:
+                info, prepared = _analyze_item(item)
+                budget -= len(raw) if prepared is not None else 0
+            else:
+                info, prepared = _analyze_info_only(item)
+            out.append((blob, info, prepared, len(raw)))
+    return out
 
 
 def _analyze(raw: bytes, path: str) -> tuple[BlobInfo, AgentConfig | None]:
@@ -161,9 +190,9 @@ class HistoryIndex:
         rules = f"{schema_digest[:12]}-r{RULES_VERSION}"
         self.blob_cache = BlobCache(self.cache_root / f"blobs{SHARD_DIGITS}-{rules}")
         self._memo: dict[str, AgentHistory] = {}
-        # Configs parsed by this process, by blob id, so that sync does not parse a blob
-        # a second time; bounded, since a cold history can hold 100,000 versions.
-        self._parsed: dict[str, AgentConfig] = {}
+        # Store rows of the blobs this process parsed, by blob id, so that sync does not
+        # parse a blob a second time; bounded, since a cold history can hold 100,000.
+        self._parsed: dict[str, Prepared] = {}
         self._parsed_bytes = 0
         self.policies = PolicyChecker(
             repo, self.cache_root / f"policies-r{RULES_VERSION}.json", self._known_prompt
@@ -304,32 +333,30 @@ class HistoryIndex:
         }
         infos = self.blob_cache.get(wanted)
         missing = [blob for blob in wanted if blob not in infos]
+        # Each process of the pool reads and parses its own share of the files, a chunk at
+        # a time (100,000 files are never all in memory at once), and keeps store rows
+        # for sync up to its share of the budget (issue 16).
+        share = max(0, _MAX_PARSED_BYTES - self._parsed_bytes) // jobs_for(len(missing))
+        analyzed = parallel_slices(
+            functools.partial(_analyze_blobs, self.repo, wanted, share), missing
+        )
         new: dict[str, BlobInfo] = {}
-        # A chunk at a time: 100,000 files are never all in memory at once (issue 16).
-        for start in range(0, len(missing), _ANALYZE_CHUNK):
-            contents = self.repo.read_blobs(missing[start : start + _ANALYZE_CHUNK])
-            items = [(raw, wanted[blob]) for blob, raw in contents.items()]
-            keep = self._parsed_bytes < _MAX_PARSED_BYTES
-            analyze = _analyze_item if keep else _analyze_info_only
-            for (blob, raw), (info, config) in zip(
-                contents.items(), parallel_map(analyze, items), strict=True
-            ):
-                new[blob] = info
-                if config is not None and self._parsed_bytes < _MAX_PARSED_BYTES:
-                    self._parsed[blob] = config
-                    self._parsed_bytes += len(raw)
-            del contents, items
+        for blob, info, prepared, size in analyzed:
+            new[blob] = info
+            if prepared is not None:
+                self._parsed[blob] = prepared
+                self._parsed_bytes += size
         if new:
             self.blob_cache.put(new)
             infos.update(new)
         return infos
 
     def _known_prompt(self, blob: str) -> str | None:
-        config = self._parsed.get(blob)
-        return config.system_prompt if config is not None else None
+        content = self._parsed.get(blob, (None, None))[0]
+        return content[0] if content is not None else None  # system_prompt (rows.py)
 
-    def parsed_config(self, blob: str) -> AgentConfig | None:
-        """The config of ``blob`` if this process already parsed it (else None: read it)."""
+    def prepared(self, blob: str) -> Prepared | None:
+        """The store row content of ``blob`` if this process parsed it (None: parse it)."""
         return self._parsed.get(blob)
 
     # -- caches -------------------------------------------------------------------------

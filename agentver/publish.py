@@ -28,22 +28,25 @@ from agentver.deploy.pointers import POINTER_DIR, parse_pointer
 from agentver.errors import AgentverError, ConfigError
 from agentver.hashing import config_hash
 from agentver.history import agent_path
-from agentver.models import AgentConfig, Pointer, Version
+from agentver.models import Pointer, Version
+from agentver.parallel import parallel_map
 from agentver.settings import SETTINGS_FILE
 from agentver.store import (
     CorruptPointer,
+    PreparedVersion,
     RefusedPointer,
     SkippedVersion,
     Snapshot,
     StaleSync,
     Store,
-    StoredVersion,
     SyncPlan,
 )
-from agentver.store.limits import unstorable_reason
-from agentver.store.plan import AUTHORSHIP, BATCH
-from agentver.store.rows import normalize_pointer
+from agentver.store.plan import AUTHORSHIP
+from agentver.store.rows import Prepared, normalize_pointer, prepare
 from agentver.workspace import Workspace
+
+# Versions whose files one `git cat-file --batch` reads and the pool parses at once.
+PARSE_CHUNK = 4096
 
 __all__ = ["StaleSync", "build_snapshot", "check_not_stale", "publish", "verify"]
 
@@ -80,37 +83,23 @@ def uncommitted_pointer_files(ws: Workspace) -> list[str]:
     return [line[3:] for line in out.splitlines() if line.strip()]
 
 
-def load_storable(
-    ws: Workspace, version: Version, contents: dict[str, bytes]
-) -> tuple[StoredVersion | None, SkippedVersion | None]:
-    """One version's config; (None, why) when the store cannot hold it.
+def _storable_problem(version: Version) -> str | None:
+    """Why history already found this version not storable (None: it did not)."""
+    return next((p for p in version.problems if "storable:" in p), None)
 
-    History already judged the blob by the storable rule (docs/design.md section 8) and
-    may have parsed it in this process; otherwise it is parsed from ``contents``. The
-    store's own bound (64-bit, finite, bounded size, checked with bounded work) runs
-    last, before anything is hashed or serialized whole."""
-    path = agent_path(ws.settings, version.agent)
-    reason = next((p for p in version.problems if "storable:" in p), None)
-    config: AgentConfig | None = None
-    if reason is None:
-        try:
-            config = ws.index.parsed_config(version.blob)
-            if config is None:
-                config = parse_agent_blob(contents[version.blob], path)[1]
-            reason = unstorable_reason(StoredVersion(version, config))
-        except AgentverError as exc:
-            reason = exc.message
-        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
-            # A value the loader should have refused: still only this version is lost.
-            reason = f"{type(exc).__name__}: {exc}"[:300]
-    if reason is not None or config is None:
-        why = reason or "cannot be read"
-        return None, SkippedVersion(version.agent, version.version, version.commit, path, why)
-    if config_hash(config) != version.config_hash:  # the blob cache is never trusted blindly
-        raise ConfigError(
-            "content does not match its cached hash; delete .git/agentver-cache", path
-        )
-    return StoredVersion(version, config), None
+
+def _prepare_item(item: tuple[bytes, str]) -> tuple[str | None, Prepared]:
+    """Parse one file for the store (in the pool): its config hash and prepared row."""
+    raw, path = item
+    try:
+        config = parse_agent_blob(raw, path)[1]
+        prepared = prepare(config)
+        return (config_hash(config) if prepared[0] is not None else None), prepared
+    except AgentverError as exc:
+        return None, (None, exc.message)
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        # A value the loader should have refused: still only this version is lost.
+        return None, (None, f"{type(exc).__name__}: {exc}"[:300])
 
 
 def build_snapshot(ws: Workspace, environments: list[str], store: Store | None = None) -> Snapshot:
@@ -126,7 +115,7 @@ def build_snapshot(ws: Workspace, environments: list[str], store: Store | None =
     skipped: list[SkippedVersion] = []
     for history in ws.agents().values():
         for version in history.versions:
-            reason = next((p for p in version.problems if "storable:" in p), None)
+            reason = _storable_problem(version)
             if reason is None:
                 index.append(version)
             else:
@@ -151,10 +140,11 @@ def build_snapshot(ws: Workspace, environments: list[str], store: Store | None =
 
 
 def load_configs(
-    ws: Workspace, wanted: Iterable[Version], batch: int = BATCH
-) -> Iterator[StoredVersion | SkippedVersion]:
-    """The config of each of ``wanted``, in order: its blobs read ``batch`` at a time
-    (one ``git cat-file --batch`` each), so only one batch is alive at once."""
+    ws: Workspace, wanted: Iterable[Version], batch: int = PARSE_CHUNK
+) -> Iterator[PreparedVersion | SkippedVersion]:
+    """The store row content of each of ``wanted``, in order, or why the store cannot hold
+    it. Blobs are read ``batch`` at a time (one ``git cat-file --batch`` each, so only one
+    batch is alive at once) and parsed on every core, unless history just parsed them."""
     chunk: list[Version] = []
     for version in wanted:
         chunk.append(version)
@@ -164,16 +154,35 @@ def load_configs(
     yield from _load_chunk(ws, chunk)
 
 
-def _load_chunk(ws: Workspace, chunk: list[Version]) -> Iterator[StoredVersion | SkippedVersion]:
-    if not chunk:
-        return
-    contents = ws.repo.read_blobs(v.blob for v in chunk if ws.index.parsed_config(v.blob) is None)
+def _load_chunk(ws: Workspace, chunk: list[Version]) -> Iterator[PreparedVersion | SkippedVersion]:
+    paths = {
+        version.blob: agent_path(ws.settings, version.agent)
+        for version in chunk
+        if _storable_problem(version) is None and ws.index.prepared(version.blob) is None
+    }
+    contents = ws.repo.read_blobs(paths) if paths else {}
+    items = [(raw, paths[blob]) for blob, raw in contents.items()]
+    parsed = dict(zip(contents, parallel_map(_prepare_item, items), strict=True))
     for version in chunk:
-        loaded, skip = load_storable(ws, version, contents)
-        if loaded is not None:
-            yield loaded
-        elif skip is not None:
-            yield skip
+        path = agent_path(ws.settings, version.agent)
+        content, reason = None, _storable_problem(version)
+        if reason is None:
+            known = ws.index.prepared(version.blob)  # parsed by history, hashed with it
+            if known is not None:
+                content, reason = known
+            elif version.blob in parsed:
+                digest, (content, reason) = parsed[version.blob]
+                if content is not None and digest != version.config_hash:
+                    # the blob cache is never trusted blindly
+                    raise ConfigError(
+                        "content does not match its cached hash; delete .git/agentver-cache",
+                        path,
+                    )
+        if content is None:
+            why = reason or "cannot be read"
+            yield SkippedVersion(version.agent, version.version, version.commit, path, why)
+        else:
+            yield PreparedVersion(version, content)
 
 
 # The settings that decide what sync publishes (which files are agents, which pointer
@@ -370,18 +379,16 @@ def store_drift(
     stored_keys = {(r.version.agent, r.version.version) for r in rows}
     stored_keys |= {(c.agent, c.version) for c in corrupt if isinstance(c.version, int)}
     missing = [by_key[key] for key in sorted(set(by_key) - stored_keys)]
-    contents = ws.repo.read_blobs(v.blob for v in missing)
-    for version in missing:
-        _loaded, skip = load_storable(ws, version, contents)
-        if skip is not None:
-            report.skipped.append(skip)  # never in the store: not drift
+    for item in load_configs(ws, missing):
+        if isinstance(item, SkippedVersion):
+            report.skipped.append(item)  # never in the store: not drift
             continue
         problems.append(
             Drift(
                 "behind",
-                version.agent,
+                item.version.agent,
                 None,
-                f"v{version.version} is not in the store yet (run sync)",
+                f"v{item.version.version} is not in the store yet (run sync)",
             )
         )
     committed = {(p.environment, p.agent): p for p in committed_pointers(ws, environments, [])}
@@ -458,7 +465,7 @@ def up_to_date(ws: Workspace, store: Store, environments: list[str]) -> bool:
     if store.head_commit() != ws.index.head:
         return False
     for history in ws.agents().values():
-        if any("storable:" in p for v in history.versions for p in v.problems):
+        if any(_storable_problem(v) is not None for v in history.versions):
             return False
     refused: list[RefusedPointer] = []
     committed = {

@@ -94,7 +94,54 @@ def storable_problems(loaded: Loaded) -> list[Problem]:
 
 def value_problems(data: Any) -> list[Problem]:
     """The storable rule for a plain value (no source text: sizes, ranges, strings)."""
+    if _plainly_storable(data):
+        return []
     return _value_problems(data, (), None)
+
+
+def _plainly_storable(data: Any) -> bool:
+    """True when ``data`` certainly keeps the rule, found by one walk that builds no key
+    paths and serializes nothing: history runs this on every file (issue 16). False only
+    means "look closer": ``_value_problems`` then finds and locates each problem.
+
+    The size part charges an upper bound of each value's JSON length to the budget: a
+    string at most 12 characters per character (an astral one is two \\u escapes) plus
+    quotes and separators, a number at most 24 characters (``repr`` of a 64-bit int or
+    a float) plus separators, so a document within the budget is within the limit."""
+    budget = MAX_EXPANDED_BYTES
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if kind is str:
+            if "\x00" in value or (not value.isascii() and _SURROGATE.search(value)):
+                return False
+            budget -= 12 * len(value) + 6
+        elif kind is dict:
+            for key, item in value.items():
+                if type(key) is not str:
+                    return False
+                stack.append(key)
+                stack.append(item)
+            budget -= 6
+        elif kind is list:
+            stack.extend(value)
+            budget -= 6
+        elif kind is int:
+            if not INT64_MIN <= value <= INT64_MAX:
+                return False
+            budget -= 28
+        elif kind is float:
+            if not math.isfinite(value):
+                return False
+            budget -= 28
+        elif kind is bool or value is None:
+            budget -= 9
+        else:
+            return False
+        if budget < 0:
+            return False
+    return True
 
 
 def is_storable(loaded: Loaded) -> bool:

@@ -68,6 +68,12 @@ def test_plain_agent_file_takes_the_fast_path() -> None:
         b"1: a\n",  # non-string key
         b"base: &b {x: 1}\nother:\n  <<: *b\n",  # merge key
         b"a: &x [1]\nb: *x\n",  # alias
+        b"a: &x 1\nb: *x\n",  # alias of a scalar
+        b"&k a: 1\nb: {*k : 2}\n",  # alias as a key
+        b"=: 1\n",  # the YAML 1.1 value key
+        b"a: !!str [1]\n",  # a tag that does not fit its node
+        b"a: !!map [1]\n",
+        b"a: !!seq {k: v}\n",
         b"a: [" * 100 + b"]" * 100 + b"\n",  # deep
         b"a: 1\n---\nb: 2\n",  # two documents
         b"<<<<<<< HEAD\na: 1\n",

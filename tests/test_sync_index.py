@@ -26,7 +26,7 @@ from test_store_repair import execute
 import agentver.gitrepo
 from agentver.models import Version
 from agentver.publish import build_snapshot, committed_pointers, load_configs
-from agentver.store import SkippedVersion, Snapshot, StoredVersion, open_store
+from agentver.store import PreparedVersion, SkippedVersion, Snapshot, StoredVersion, open_store
 from agentver.store.plan import BATCH
 from agentver.workspace import Workspace
 
@@ -57,7 +57,9 @@ def sync_counting_loads(repo: Repo, url: str) -> list[tuple[str, int]]:
     assert snapshot.load is not None
     inner = snapshot.load
 
-    def counting(wanted: Iterable[Version]) -> Iterator[StoredVersion | SkippedVersion]:
+    def counting(
+        wanted: Iterable[Version],
+    ) -> Iterator[StoredVersion | PreparedVersion | SkippedVersion]:
         for version in wanted:
             loaded.append((version.agent, version.version))
             yield from inner([version])
@@ -168,9 +170,11 @@ def test_the_loader_reads_blobs_a_batch_at_a_time(repo: Repo, monkeypatch: Any) 
         return original(wanted)
 
     monkeypatch.setattr(ws.repo, "read_blobs", spy)
-    monkeypatch.setattr(ws.index, "parsed_config", lambda blob: None)  # as in a new process
+    monkeypatch.setattr(ws.index, "prepared", lambda blob: None)  # as in a new process
     loaded = list(load_configs(ws, iter(versions), batch=3))
-    assert [s.version.version for s in loaded if isinstance(s, StoredVersion)] == list(range(1, 8))
+    assert [s.version.version for s in loaded if isinstance(s, PreparedVersion)] == list(
+        range(1, 8)
+    )
     assert calls == [3, 3, 1]
 
 
@@ -234,7 +238,7 @@ def test_history_reads_and_parses_files_a_chunk_at_a_time(
     monkeypatch.setattr(ws.repo, "read_blobs", spy)
     versions = ws.history("support").versions
     assert calls == [3, 3, 1]
-    assert sum(ws.index.parsed_config(v.blob) is not None for v in versions) == 1
+    assert sum(ws.index.prepared(v.blob) is not None for v in versions) == 1
     url = f"sqlite:///{tmp_path / 'runtime.db'}"
     store = open_store(url, repo.path)
     try:

@@ -7,10 +7,13 @@ rule and the ``validate`` command.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agentver.config import MAX_EXPANDED_CHARS, load_yaml
 from agentver.errors import ConfigError
@@ -19,6 +22,8 @@ from agentver.storable import (
     INT64_MIN,
     MAX_EXPANDED_BYTES,
     MAX_FILE_BYTES,
+    _plainly_storable,
+    _value_problems,
     storable_problems,
     value_problems,
 )
@@ -185,3 +190,53 @@ def test_pointer_files_follow_the_same_rule(repo: Any, run_cli: Any) -> None:
     )
     assert code == 1
     assert "storable: flags.beta.percent: 0x10 is a hexadecimal number" in out
+
+
+PLAIN_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(alphabet=st.characters(codec=None), max_size=40),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(PLAIN_VALUES)
+def test_the_quick_walk_only_passes_what_the_full_rule_passes(data: Any) -> None:
+    """value_problems skips the located walk when the quick one passes (issue 16): the
+    quick walk must never pass a value the full rule refuses."""
+    if _plainly_storable(data):
+        assert _value_problems(data, (), None) == []
+
+
+@pytest.mark.parametrize("text", ["\U0001f600" * 1000, "\x01" * 1000, "é" * 1000, "a" * 1000])
+def test_the_quick_walk_bounds_the_json_size(text: str, monkeypatch: Any) -> None:
+    """Its size bound is an upper bound of json.dumps's length, even for escapes."""
+    import agentver.storable
+
+    data = {"k": [text, 2**63 - 1, -1.2345678901234567e-300, None, False, {"x": []}]}
+    exact = len(json.dumps(data))
+    monkeypatch.setattr(agentver.storable, "MAX_EXPANDED_BYTES", exact - 1)
+    assert not _plainly_storable(data)  # over by one: the quick walk must not vouch
+    assert value_problems(data)  # and the full rule refuses it
+
+
+@settings(max_examples=300, deadline=None)
+@given(PLAIN_VALUES, st.text(max_size=40), st.integers(min_value=-(2**70), max_value=2**70))
+def test_the_storable_rule_implies_the_stores_own_bound(
+    data: Any, prompt: str, tokens: int
+) -> None:
+    """History skips the store's bound for a file that kept the storable rule (issue 16):
+    the rule must imply it."""
+    from agentver.agentfile import agent_config
+    from agentver.config import Loaded
+    from agentver.store.limits import unstorable_reason
+
+    doc = {"model": "m", "system_prompt": prompt, "max_tokens": tokens, "guardrails": {"g": data}}
+    if not value_problems(doc):
+        assert unstorable_reason(agent_config(Loaded("a.yaml", doc, ""))) is None

@@ -31,8 +31,19 @@ class StoredVersion:
     config: AgentConfig
 
 
-# Yields, for the versions asked for and in their order, each one's config or why not.
-Loader = Callable[[Iterable[Version]], Iterator["StoredVersion | SkippedVersion"]]
+@dataclass(frozen=True)
+class PreparedVersion:
+    """One version with its content columns already computed (``rows.content_row``) where
+    its file was parsed: a process of a cold history's pool, so that the process writing
+    the store only inserts (issue 16). What the store writes is the same as for the
+    StoredVersion of the same config."""
+
+    version: Version
+    content: tuple[object, ...]
+
+
+# Yields, for the versions asked for and in their order, each one's content or why not.
+Loader = Callable[[Iterable[Version]], Iterator["StoredVersion | PreparedVersion | SkippedVersion"]]
 
 
 @dataclass(frozen=True)
@@ -70,7 +81,9 @@ class Snapshot:
         yield from (s.version for s in self.versions)
         yield from self.index
 
-    def configs(self, wanted: Iterable[Version]) -> Iterator[StoredVersion | SkippedVersion]:
+    def configs(
+        self, wanted: Iterable[Version]
+    ) -> Iterator[StoredVersion | PreparedVersion | SkippedVersion]:
         """The configs of ``wanted``, in order (streamed when the snapshot has a loader)."""
         if self.load is not None:
             yield from self.load(wanted)

@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from agentver.store.base import StoredVersion
+from agentver.models import AgentConfig
 
 # What one agent_versions row may hold: 64-bit integers (BIGINT), finite floats, and at
 # most MAX_ROW_BYTES of text in all. A YAML file of 504 KB whose anchors are referenced
@@ -62,9 +62,8 @@ def _bounded(value: Any, budget: list[int], where: str) -> None:
     raise Unstorable(f"{where}: a {type(value).__name__} is not a plain YAML value")
 
 
-def unstorable_reason(stored: StoredVersion) -> str | None:
-    """Why the store cannot hold this version (None: it can). Cheap: bounded work."""
-    config = stored.config
+def unstorable_reason(config: AgentConfig) -> str | None:
+    """Why the store cannot hold this config (None: it can). Cheap: bounded work."""
     budget = [MAX_ROW_BYTES]
     try:
         _bounded(config.system_prompt, budget, "system_prompt")

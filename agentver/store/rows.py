@@ -11,8 +11,10 @@ from agentver.models import ActiveVersion, AgentConfig, Canary, Flag, Pointer, V
 from agentver.store.base import (
     CorruptPointer,
     CorruptRow,
+    PreparedVersion,
     StoredVersion,
 )
+from agentver.store.limits import unstorable_reason
 
 VERSION_COLUMNS = (
     "version_id",
@@ -85,13 +87,10 @@ def version_id(agent: str, number: int) -> str:
     return f"{agent}:v{number}"
 
 
-def version_row(stored: StoredVersion) -> tuple[Any, ...]:
-    """The normalized row for a version; equal rows mean equal stored content."""
-    version, config = stored.version, stored.config
+def content_row(config: AgentConfig) -> tuple[Any, ...]:
+    """The content columns of a version's row (system_prompt ... description): pure, so a
+    worker process can compute them where it parsed the file (PreparedVersion)."""
     return (
-        version_id(version.agent, version.version),
-        version.agent,
-        int(version.version),
         config.system_prompt,
         config.model,
         float(config.temperature),
@@ -100,6 +99,32 @@ def version_row(stored: StoredVersion) -> tuple[Any, ...]:
         _json(dict(config.guardrails)),
         _json(dict(config.params)),
         config.description,
+    )
+
+
+# What a parsing process hands the store for one config: (content columns, None), or
+# (None, why the store cannot hold it).
+Prepared = tuple[tuple[Any, ...] | None, str | None]
+
+
+def prepare(config: AgentConfig) -> Prepared:
+    """The config's content columns, after the store's own bound (limits.py): the bounded
+    walk runs first, so nothing too large is ever serialized whole."""
+    reason = unstorable_reason(config)
+    if reason is not None:
+        return None, reason
+    return content_row(config), None
+
+
+def version_row(stored: StoredVersion | PreparedVersion) -> tuple[Any, ...]:
+    """The normalized row for a version; equal rows mean equal stored content."""
+    version = stored.version
+    content = stored.content if isinstance(stored, PreparedVersion) else content_row(stored.config)
+    return (
+        version_id(version.agent, version.version),
+        version.agent,
+        int(version.version),
+        *content,
         version.created_by,
         version.created_at,
         version.change_description,

@@ -350,7 +350,7 @@ class SqlStore(abc.ABC):
         rows = {row[0]: normalize_row(row) for row in self._full_rows(tx, ids)}
         git_rows: dict[str, tuple[Any, ...]] = {}
         for item in snapshot.configs(c.git for c in with_git if c.git is not None):
-            if isinstance(item, StoredVersion):
+            if not isinstance(item, SkippedVersion):
                 git_rows[version_id(item.version.agent, item.version.version)] = version_row(item)
         out: list[VersionConflict] = []
         for conflict in plan.changed_versions:

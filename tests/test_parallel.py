@@ -1,0 +1,93 @@
+"""The process pool of cold history and sync (agentver/parallel.py), with real forks."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+import agentver.errors
+from agentver.errors import AgentverError, ConfigError
+from agentver.parallel import MIN_ITEMS, even_chunks, jobs_for, parallel_map, parallel_slices
+
+
+@pytest.mark.parametrize(
+    ("count", "most", "sizes"),
+    [
+        (0, 5, []),
+        (7, 3, [3, 3, 1]),
+        (17_160, 8192, [5720, 5720, 5720]),
+        (16_384, 8192, [8192, 8192]),
+        (5, 8, [5]),
+    ],
+)
+def test_even_chunks(count: int, most: int, sizes: list[int]) -> None:
+    chunks = list(even_chunks(list(range(count)), most))
+    assert [len(chunk) for chunk in chunks] == sizes
+    assert [item for chunk in chunks for item in chunk] == list(range(count))
+
+
+def _pids(items: Sequence[int]) -> list[tuple[int, int]]:
+    return [(item, os.getpid()) for item in items]
+
+
+def test_slices_run_in_several_processes_and_keep_their_order(monkeypatch: Any) -> None:
+    monkeypatch.setenv("AGENTVER_JOBS", "2")
+    items = list(range(MIN_ITEMS * 2))
+    assert jobs_for(len(items)) == 2
+    out = parallel_slices(_pids, items)
+    assert [item for item, _ in out] == items
+    assert len({pid for _, pid in out}) == 2  # this process and one forked worker
+    assert out[0][1] == os.getpid()
+
+
+def test_small_or_single_job_batches_stay_in_this_process(monkeypatch: Any) -> None:
+    monkeypatch.setenv("AGENTVER_JOBS", "2")
+    assert {pid for _, pid in parallel_slices(_pids, list(range(MIN_ITEMS - 1)))} == {os.getpid()}
+    monkeypatch.setenv("AGENTVER_JOBS", "1")
+    assert {pid for _, pid in parallel_slices(_pids, list(range(MIN_ITEMS * 2)))} == {os.getpid()}
+
+
+def _square(item: int) -> int:
+    return item * item
+
+
+def test_parallel_map_equals_a_plain_map(monkeypatch: Any) -> None:
+    monkeypatch.setenv("AGENTVER_JOBS", "3")
+    items = list(range(MIN_ITEMS * 3 + 7))
+    assert parallel_map(_square, items) == [item * item for item in items]
+
+
+def _fail_in_the_worker(items: Sequence[int]) -> list[int]:
+    if items[0] != 0:  # the forked worker's slice
+        raise ConfigError("bad value", "agents/a.yaml", 3, 7, hint="fix line 3")
+    return list(items)
+
+
+def test_an_error_in_a_worker_reaches_the_caller_whole(monkeypatch: Any) -> None:
+    """A worker's git or parse error arrives as the same AgentverError, hint included
+    (ConfigError's constructor takes more than its message: it used to fail to unpickle)."""
+    monkeypatch.setenv("AGENTVER_JOBS", "2")
+    with pytest.raises(ConfigError) as caught:
+        parallel_slices(_fail_in_the_worker, list(range(MIN_ITEMS * 2)))
+    assert caught.value.message == "agents/a.yaml:3:7: bad value"
+    assert (caught.value.hint, caught.value.line, caught.value.col) == ("fix line 3", 3, 7)
+
+
+def test_every_agentver_error_survives_pickling() -> None:
+    classes = [
+        value
+        for value in vars(agentver.errors).values()
+        if isinstance(value, type) and issubclass(value, AgentverError)
+    ]
+    assert len(classes) >= 5
+    for cls in classes:
+        error = (
+            cls("m", "p", 1, 2, hint="h") if cls is ConfigError else cls("m", "h")  # type: ignore[call-arg]
+        )
+        again = pickle.loads(pickle.dumps(error))
+        assert type(again) is cls
+        assert (str(again), again.message, again.hint) == (str(error), error.message, error.hint)
