@@ -8,11 +8,15 @@ from typing import Any
 
 from agentver.models import AgentConfig
 
+# json.dumps(obj, sort_keys=True) builds this encoder on every call (~1 us; a cold
+# history hashes every file of the repository's history).
+_ENCODE = json.JSONEncoder(sort_keys=True).encode
+
 
 def canonical_json(obj: Any) -> str:
     # Python's default separators and ensure_ascii: hashes computed elsewhere with the
-    # original reference formula must match byte for byte.
-    return json.dumps(obj, sort_keys=True)
+    # original reference formula, json.dumps(obj, sort_keys=True), match byte for byte.
+    return _ENCODE(obj)
 
 
 def hash_canonical(obj: Any) -> str:

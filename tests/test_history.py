@@ -422,3 +422,29 @@ def test_shallow_clone_is_refused(repo: Repo, tmp_path: Path) -> None:
 def test_fake_clock_matches_conftest() -> None:
     # Guards the dates asserted above against a change of the shared fake clock.
     assert git_date(1) == "2026-01-01T01:00:00+00:00"
+
+
+def test_cached_version_rows_keep_field_order_whatever_built_the_version() -> None:
+    """_history_to_json writes a Version's __dict__ values as its row: a Version made by
+    dataclasses.replace (policies) or by the fast constructor must give the same row."""
+    import dataclasses
+
+    from agentver.history import AgentHistory, _history_from_json, _history_to_json
+    from agentver.models import Version
+
+    made = Version(
+        agent="a",
+        version=1,
+        config_hash="h",
+        commit="c",
+        created_by="b <b@x>",
+        created_at="2026-01-01T00:00:00Z",
+        change_description="s",
+        valid=True,
+        blob="x",
+        problems=("p",),
+    )
+    history = AgentHistory("a", [made, dataclasses.replace(made, version=2, valid=False)])
+    again = _history_from_json(_history_to_json(history))
+    assert again.versions == history.versions
+    assert _history_to_json(again) == _history_to_json(history)

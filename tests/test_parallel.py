@@ -91,3 +91,45 @@ def test_every_agentver_error_survives_pickling() -> None:
         again = pickle.loads(pickle.dumps(error))
         assert type(again) is cls
         assert (str(again), again.message, again.hint) == (str(error), error.message, error.hint)
+
+
+def _die_in_the_worker(items: Sequence[int]) -> list[int]:
+    if items[0] != 0:
+        os._exit(9)  # killed, out of memory...: no result on the pipe
+    return list(items)
+
+
+def test_a_worker_that_dies_has_its_slice_computed_here(monkeypatch: Any) -> None:
+    monkeypatch.setenv("AGENTVER_JOBS", "2")
+    items = list(range(MIN_ITEMS * 2))
+    calls: list[int] = []
+
+    def recording(part: Sequence[int]) -> list[int]:
+        calls.append(part[0])
+        return _die_in_the_worker(part) if os.getpid() != parent else list(part)
+
+    parent = os.getpid()
+    assert parallel_slices(recording, items) == items
+    assert calls == [0, MIN_ITEMS]  # this process: its own slice, then the dead worker's
+
+
+def test_no_worker_outlives_an_interrupted_call(monkeypatch: Any) -> None:
+    monkeypatch.setenv("AGENTVER_JOBS", "3")
+    parent = os.getpid()
+
+    def slow_then_fail(part: Sequence[int]) -> list[int]:
+        if os.getpid() != parent:
+            import time
+
+            time.sleep(30)  # would outlive the call if not killed
+        raise KeyboardInterrupt
+
+    before = _children()
+    with pytest.raises(KeyboardInterrupt):
+        parallel_slices(slow_then_fail, list(range(MIN_ITEMS * 3)))
+    assert _children() == before
+
+
+def _children() -> set[int]:
+    with open(f"/proc/{os.getpid()}/task/{os.getpid()}/children") as handle:  # Linux
+        return {int(pid) for pid in handle.read().split()}

@@ -79,8 +79,7 @@ def insert_sql(table: str, columns: Sequence[str]) -> str:
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
+_json = json.JSONEncoder(sort_keys=True).encode  # json.dumps(value, sort_keys=True), ~1 us less
 
 
 def version_id(agent: str, number: int) -> str:
