@@ -15,6 +15,7 @@ import functools
 import os
 import pickle
 import signal
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -49,6 +50,8 @@ def jobs_for(count: int) -> int:
     jobs = min(workers(), 4)
     if jobs < 2 or count < MIN_ITEMS or not hasattr(os, "fork"):
         return 1
+    if threading.active_count() > 1:
+        return 1  # forking a process with other threads running can deadlock the child
     return jobs
 
 

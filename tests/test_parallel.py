@@ -133,3 +133,22 @@ def test_no_worker_outlives_an_interrupted_call(monkeypatch: Any) -> None:
 def _children() -> set[int]:
     with open(f"/proc/{os.getpid()}/task/{os.getpid()}/children") as handle:  # Linux
         return {int(pid) for pid in handle.read().split()}
+
+
+def test_no_fork_while_other_threads_run(monkeypatch: Any) -> None:
+    """A fork copies only the calling thread: a lock another thread holds (in malloc, in
+    logging) would stay held in the child for ever. With other threads, stay in one process."""
+    import threading
+
+    monkeypatch.setenv("AGENTVER_JOBS", "2")
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert jobs_for(MIN_ITEMS * 2) == 1
+        pids = {pid for _, pid in parallel_slices(_pids, list(range(MIN_ITEMS * 2)))}
+        assert pids == {os.getpid()}
+    finally:
+        release.set()
+        other.join()
+    assert jobs_for(MIN_ITEMS * 2) == 2
