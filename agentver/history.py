@@ -123,17 +123,18 @@ def _analyze_info_only(item: tuple[bytes, str]) -> tuple[BlobInfo, None]:
 
 
 def _analyze_blobs(
-    repo: GitRepo, paths: dict[str, str], budget: int, blobs: Sequence[str]
+    repo: GitRepo, paths: dict[str, str], budget: list[int], blobs: Sequence[str]
 ) -> list[tuple[str, BlobInfo, Prepared | None, int]]:
     """(blob, facts, store row or None, size) for each of ``blobs`` git has: read
-    ``_ANALYZE_CHUNK`` at a time, store rows kept while their files total ``budget``."""
+    ``_ANALYZE_CHUNK`` at a time, store rows kept while their files total ``budget[0]``
+    (this process's own: a forked worker spends its copy)."""
     out: list[tuple[str, BlobInfo, Prepared | None, int]] = []
     for chunk in even_chunks(blobs, _ANALYZE_CHUNK):
         for blob, raw in repo.read_blobs(chunk).items():
             item = (raw, paths[blob])
-            if budget > 0:
+            if budget[0] > 0:
                 info, prepared = _analyze_item(item)
-                budget -= len(raw) if prepared is not None else 0
+                budget[0] -= len(raw) if prepared is not None else 0
             else:
                 info, prepared = _analyze_info_only(item)
             out.append((blob, info, prepared, len(raw)))
@@ -338,7 +339,7 @@ class HistoryIndex:
         # for sync up to its share of the budget (issue 16).
         share = max(0, _MAX_PARSED_BYTES - self._parsed_bytes) // jobs_for(len(missing))
         analyzed = parallel_slices(
-            functools.partial(_analyze_blobs, self.repo, wanted, share), missing
+            functools.partial(_analyze_blobs, self.repo, wanted, [share]), missing
         )
         new: dict[str, BlobInfo] = {}
         for blob, info, prepared, size in analyzed:

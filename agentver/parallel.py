@@ -15,9 +15,10 @@ import functools
 import os
 import pickle
 import signal
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -55,87 +56,140 @@ def jobs_for(count: int) -> int:
     return jobs
 
 
-def parallel_slices(function: Callable[[Sequence[_T]], list[_R]], items: Sequence[_T]) -> list[_R]:
-    """``function(items)``, computed as ``function`` of one slice of ``items`` per process
-    and concatenated: for work that reads its own input (a worker running its own
-    ``git cat-file``), so that reading is split across cores too.
+MIN_PIECE = 256  # items: the last pieces are this small, so the cores finish together
+_MAX_PIECES = 1024  # 4-byte piece numbers: the whole queue is one atomic pipe write
 
-    Plain ``os.fork`` and a pipe per worker, not multiprocessing.Pool: a pool's handler
-    threads cost ~100 ms to wind down, a tenth of a cold sync (issue 16). A worker that
-    dies without a result (killed, out of memory) has its slice computed here instead;
-    an error it raised is raised here."""
+
+def parallel_slices(function: Callable[[Sequence[_T]], list[_R]], items: Sequence[_T]) -> list[_R]:
+    """``function(items)``, computed as ``function`` of consecutive pieces of ``items``
+    on every core and concatenated in order: for work that reads its own input (a
+    worker running its own ``git cat-file``), so that reading is split across cores too.
+
+    The processes take pieces from one queue (a pipe of piece numbers, read four bytes
+    at a time), so a slower core takes fewer: on a shared machine the two cores of one
+    run differed by up to 30%, and halves fixed in advance left one core idle for as
+    long (issue 16). Pieces shrink as the queue empties (guided scheduling): large
+    first, to amortise each piece's start-up, small last. A worker spools each piece's
+    results to a file as it finishes it, so only the last one is serialized at the end.
+    Plain ``os.fork``, not multiprocessing.Pool (a pool's threads cost ~100 ms to wind
+    down). The pieces a worker took and did not deliver (it was killed, or ran out of
+    memory) are computed here; an error it raised is raised here."""
     jobs = jobs_for(len(items))
     if jobs < 2:
         return function(items)
-    step = -(-len(items) // jobs)
-    pending = [
-        (part, _fork(function, part))
-        for part in (items[start : start + step] for start in range(step, len(items), step))
-    ]
+    pieces = _guided(items, jobs)
+    queue = _queue(len(pieces))
+    if queue is None:
+        return function(items)
+    done: dict[int, list[_R]] = {}
+    forked: list[tuple[int, IO[bytes]]] = []
     try:
-        out = function(items[:step])  # this process takes a share too
-        while pending:
-            part, worker = pending.pop(0)
-            result = _collect(worker) if worker is not None else None
-            out += function(part) if result is None else result
-        return out
-    finally:
-        for _, worker in pending:  # interrupted: stop and reap the rest
+        for _ in range(jobs - 1):
+            worker = _fork_taker(function, pieces, queue)
             if worker is not None:
-                with contextlib.suppress(OSError):
-                    os.kill(worker[0], signal.SIGKILL)
-                with contextlib.suppress(Exception):
-                    _collect(worker)
+                forked.append(worker)
+        for number in _numbers(queue):  # this process takes pieces too
+            done[number] = function(pieces[number])
+        while forked:
+            done.update(_delivered(forked[0]))
+            forked.pop(0)
+    finally:
+        os.close(queue)
+        for pid, spool in forked:  # interrupted: stop and reap the rest
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                os.waitpid(pid, 0)
+            spool.close()
+    out: list[_R] = []
+    for number, piece in enumerate(pieces):
+        out += done[number] if number in done else function(piece)  # a dead worker's
+    return out
 
 
-def _fork(
-    function: Callable[[Sequence[_T]], list[_R]], part: Sequence[_T]
-) -> tuple[int, int] | None:
-    """(pid, read end of its pipe) of a worker computing ``function(part)``; None when
-    this process cannot fork (the caller computes the slice itself)."""
+def _guided(items: Sequence[_T], jobs: int) -> list[Sequence[_T]]:
+    """Consecutive pieces of ``items``, each a ``1 / (2 * jobs)`` share of what is left
+    (at least MIN_PIECE items; at most _MAX_PIECES pieces)."""
+    least = max(MIN_PIECE, -(-len(items) // _MAX_PIECES))
+    pieces: list[Sequence[_T]] = []
+    start = 0
+    while start < len(items):
+        size = max(least, (len(items) - start) // (2 * jobs))
+        pieces.append(items[start : start + size])
+        start += size
+    return pieces
+
+
+def _queue(count: int) -> int | None:
+    """The read end of a pipe holding the piece numbers 0..count-1, its write end closed
+    (so that an empty queue reads as end of file); None if no pipe can be made."""
     try:
         read_end, write_end = os.pipe()
     except OSError:
         return None
     try:
+        # At most _MAX_PIECES * 4 = 4,096 bytes: within the capacity of any pipe, written
+        # before anyone reads, and whole numbers in every 4-byte read.
+        os.write(write_end, b"".join(n.to_bytes(4, "little") for n in range(count)))
+    finally:
+        os.close(write_end)
+    return read_end
+
+
+def _numbers(queue: int) -> Iterator[int]:
+    """Piece numbers taken from ``queue`` until it is empty."""
+    while len(taken := os.read(queue, 4)) == 4:
+        yield int.from_bytes(taken, "little")
+
+
+def _fork_taker(
+    function: Callable[[Sequence[_T]], list[_R]], pieces: Sequence[Sequence[_T]], queue: int
+) -> tuple[int, IO[bytes]] | None:
+    """(pid, spool file) of a worker taking pieces from ``queue``; None when this process
+    cannot fork. The worker appends ``(number, results)`` per piece to the spool (or
+    ``(None, error)``) and exits."""
+    try:
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _delivered or on cleanup
+    except OSError:
+        return None
+    try:
         pid = os.fork()
     except OSError:
-        os.close(read_end)
-        os.close(write_end)
+        spool.close()
         return None
     if pid:
-        os.close(write_end)
-        return pid, read_end
+        return pid, spool
     # The worker: never returns (os._exit: no atexit handlers, no flush of the parent's
     # buffers, nothing of the parent's state torn down twice).
     code = 1
     try:
-        os.close(read_end)
         try:
-            payload: tuple[bool, object] = (True, function(part))
+            for number in _numbers(queue):
+                pickle.dump((number, function(pieces[number])), spool, pickle.HIGHEST_PROTOCOL)
         except BaseException as exc:
-            payload = (False, exc)
-        data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
-        with os.fdopen(write_end, "wb") as pipe:
-            pipe.write(data)
+            pickle.dump((None, exc), spool, pickle.HIGHEST_PROTOCOL)
+        spool.flush()
         code = 0
     finally:
         os._exit(code)
 
 
-def _collect(worker: tuple[int, int]) -> list[Any] | None:
-    """The worker's result once it has exited (None: it died without one); the error it
-    raised is raised here."""
-    pid, read_end = worker
-    with os.fdopen(read_end, "rb") as pipe:
-        data = pipe.read()
+def _delivered(worker: tuple[int, IO[bytes]]) -> dict[int, list[Any]]:
+    """The pieces a worker delivered, once it has exited; the error it raised is raised
+    here. A record cut short (the worker was killed while writing it) is not delivered."""
+    pid, spool = worker
     os.waitpid(pid, 0)
-    if not data:
-        return None
-    ok, value = pickle.loads(data)
-    if not ok:
-        raise value
-    return list(value)
+    out: dict[int, list[Any]] = {}
+    with spool:
+        spool.seek(0)
+        while True:
+            try:
+                number, value = pickle.load(spool)
+            except (EOFError, pickle.UnpicklingError, ValueError, TypeError):
+                return out
+            if number is None:
+                raise value
+            out[number] = value
 
 
 def parallel_map(function: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:

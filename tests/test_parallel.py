@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,18 +31,39 @@ def test_even_chunks(count: int, most: int, sizes: list[int]) -> None:
     assert [item for chunk in chunks for item in chunk] == list(range(count))
 
 
+PARENT = os.getpid()
+
+
 def _pids(items: Sequence[int]) -> list[tuple[int, int]]:
+    if os.getpid() == PARENT:
+        time.sleep(0.02)  # leaves pieces for the worker, however fast it starts
     return [(item, os.getpid()) for item in items]
 
 
-def test_slices_run_in_several_processes_and_keep_their_order(monkeypatch: Any) -> None:
+def test_pieces_run_in_several_processes_and_keep_their_order(monkeypatch: Any) -> None:
     monkeypatch.setenv("AGENTVER_JOBS", "2")
     items = list(range(MIN_ITEMS * 2))
     assert jobs_for(len(items)) == 2
     out = parallel_slices(_pids, items)
     assert [item for item, _ in out] == items
     assert len({pid for _, pid in out}) == 2  # this process and one forked worker
-    assert out[0][1] == os.getpid()
+
+
+def _slow_here(items: Sequence[int]) -> list[tuple[int, int]]:
+    if os.getpid() == PARENT:
+        time.sleep(0.2)  # this core is slow (a busy neighbour on a shared machine)
+    return [(item, os.getpid()) for item in items]
+
+
+def test_a_slower_process_takes_fewer_pieces(monkeypatch: Any) -> None:
+    """Pieces come from one queue: halves fixed in advance would leave the fast core idle
+    while the slow one finishes (issue 16)."""
+    monkeypatch.setenv("AGENTVER_JOBS", "2")
+    items = list(range(MIN_ITEMS * 2))
+    out = parallel_slices(_slow_here, items)
+    assert [item for item, _ in out] == items
+    here = sum(1 for _, pid in out if pid == PARENT)
+    assert 0 < here <= len(items) // 4  # the slow process did at most a quarter
 
 
 def test_small_or_single_job_batches_stay_in_this_process(monkeypatch: Any) -> None:
@@ -62,9 +84,10 @@ def test_parallel_map_equals_a_plain_map(monkeypatch: Any) -> None:
 
 
 def _fail_in_the_worker(items: Sequence[int]) -> list[int]:
-    if items[0] != 0:  # the forked worker's slice
-        raise ConfigError("bad value", "agents/a.yaml", 3, 7, hint="fix line 3")
-    return list(items)
+    if os.getpid() == PARENT:
+        time.sleep(0.02)
+        return list(items)
+    raise ConfigError("bad value", "agents/a.yaml", 3, 7, hint="fix line 3")
 
 
 def test_an_error_in_a_worker_reaches_the_caller_whole(monkeypatch: Any) -> None:
@@ -94,23 +117,16 @@ def test_every_agentver_error_survives_pickling() -> None:
 
 
 def _die_in_the_worker(items: Sequence[int]) -> list[int]:
-    if items[0] != 0:
+    if os.getpid() != PARENT:
         os._exit(9)  # killed, out of memory...: no result on the pipe
+    time.sleep(0.02)
     return list(items)
 
 
-def test_a_worker_that_dies_has_its_slice_computed_here(monkeypatch: Any) -> None:
+def test_the_pieces_of_a_worker_that_died_are_computed_here(monkeypatch: Any) -> None:
     monkeypatch.setenv("AGENTVER_JOBS", "2")
     items = list(range(MIN_ITEMS * 2))
-    calls: list[int] = []
-
-    def recording(part: Sequence[int]) -> list[int]:
-        calls.append(part[0])
-        return _die_in_the_worker(part) if os.getpid() != parent else list(part)
-
-    parent = os.getpid()
-    assert parallel_slices(recording, items) == items
-    assert calls == [0, MIN_ITEMS]  # this process: its own slice, then the dead worker's
+    assert parallel_slices(_die_in_the_worker, items) == items
 
 
 def test_no_worker_outlives_an_interrupted_call(monkeypatch: Any) -> None:
@@ -152,3 +168,16 @@ def test_no_fork_while_other_threads_run(monkeypatch: Any) -> None:
         release.set()
         other.join()
     assert jobs_for(MIN_ITEMS * 2) == 2
+
+
+@pytest.mark.parametrize("count", [2000, 17_160, 100_000, 3_000_000])
+def test_guided_pieces_cover_the_items_in_order_and_shrink(count: int) -> None:
+    from agentver.parallel import _MAX_PIECES, MIN_PIECE, _guided
+
+    items = range(count)
+    pieces = _guided(items, 2)
+    assert [item for piece in pieces for item in piece] == list(items)
+    assert len(pieces) <= _MAX_PIECES
+    sizes = [len(piece) for piece in pieces]
+    assert sizes == sorted(sizes, reverse=True)[: len(sizes) - 1] + sizes[-1:]  # shrinking
+    assert sizes[0] <= count // 4 + 1 and min(sizes[:-1], default=MIN_PIECE) >= MIN_PIECE
