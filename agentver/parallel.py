@@ -3,9 +3,9 @@
 Parsing a cold history is CPU-bound Python (~65 us per agent file, 17,000 files in the
 10,000-commit benchmark), so on a machine with two cores a second process halves it
 (docs/benchmarks.md has the measurement). The worker is *forked*: it inherits the items
-and the imported modules, so only the results cross a pipe. Where fork is missing
-(Windows) or the batch is small, the work runs in this process: the result is the same
-either way.
+and the imported modules, so only the results cross (through a spool file). Where fork
+is missing (Windows) or the batch is small, the work runs in this process: the result
+is the same either way.
 """
 
 from __future__ import annotations

@@ -6,10 +6,11 @@ reported, never published.
 
 Cost model: HEAD's version list comes from the history cache (one ``git log`` pass when
 cold). The store compares that index (agent, number, commit, blob, hash) with its own in
-one transaction and asks the snapshot's loader for the configs of the rows it writes
-only: a thousand blobs per ``git cat-file --batch``, parsed (unless history just did),
-inserted and dropped before the next thousand. Committed pointers cost one
-``git ls-tree`` and one ``git cat-file --batch`` for all environments.
+one transaction and asks the snapshot's loader for the rows it writes only. A cold
+history has already built them, in the processes that parsed the files (up to its
+budget); the rest are read PARSE_CHUNK blobs at a time, parsed on every core, inserted
+a thousand at a time and dropped. Committed pointers cost one ``git ls-tree`` and one
+``git cat-file --batch`` for all environments.
 
 Poison: a version the store cannot hold (not storable, or a file that no longer loads)
 is skipped, named by commit and file, and never blocks another agent; a pointer naming a
