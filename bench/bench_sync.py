@@ -8,7 +8,8 @@ a SQLite store, measures as medians of N runs (wall and child CPU):
     (F) the floor: bench/floor.py (git log --raw + git cat-file --batch + libyaml's C
         loader and sha256 of every agent blob), in its own Python process
     (T) a bare Typer app that only prints (Python and Typer start-up)
-    (1) agentver sync, cold: no caches under .git/agentver-cache, a new store
+    (1) agentver sync, cold: no caches under .git/agentver-cache, a new store (its
+        runs alternate with the floor's)
     (2) agentver sync to a new store, history caches warm
     (3) agentver sync again, nothing new
     (4) agentver sync after one new commit (one agent changed)
@@ -112,7 +113,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         figures: dict[str, tuple[str, list[tuple[float, float]]]] = {}
         floor_runs = []
         floor_steps = []
+        cold_runs: list[tuple[float, float]] = []
         env = child_env()
+        # The floor and the cold sync alternate, run by run: on a shared machine the speed
+        # drifts by 30% within a minute, and blocks of runs measured apart would carry
+        # that drift into the ratio.
         for _ in range(args.runs):
             start = time.perf_counter()
             proc = subprocess.run(
@@ -124,15 +129,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             floor_runs.append(((time.perf_counter() - start) * 1000, 0.0))
             floor_steps.append(json.loads(proc.stdout))
+            cold_runs += measure(agentver, 1, before=cold)
         figures["F"] = ("floor: git log --raw + cat-file --batch + C YAML + sha256", floor_runs)
         figures["T"] = (
             "bare Typer app (prints)",
             measure([sys.executable, str(BARE_TYPER)], args.runs),
         )
-        figures["1"] = (
-            "agentver sync, cold (no caches, new store)",
-            measure(agentver, args.runs, before=cold),
-        )
+        figures["1"] = ("agentver sync, cold (no caches, new store)", cold_runs)
         figures["2"] = (
             "agentver sync, new store, warm caches",
             measure(agentver, args.runs, before=drop_store),
@@ -175,6 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{target} | {result} | {wall / floor:.2f} | {wall / typer:.2f} |"
         )
     steps = {k: statistics.median(s[k] for s in floor_steps) for k in floor_steps[0]}
+    pairs = [c[0] / f[0] for c, f in zip(figures["1"][1], figures["F"][1], strict=True)]
     load = os.getloadavg()
     notes = [
         f"- floor steps (median ms): git log {steps['git_log_ms']:.0f}, cat-file "
@@ -182,6 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{steps['blobs']:.0f} blobs",
         "- (1) deletes .git/agentver-cache and the store before each run (caches cold; "
         "the OS page cache is warm: every figure here reads the same files)",
+        "- (F) and (1) alternate run by run; (1) / (F) of each pair: "
+        + ", ".join(f"{ratio:.2f}" for ratio in pairs)
+        + f" (median {statistics.median(pairs):.2f})",
         "- (4) commits one changed agent (untimed) before each run; the store is one commit behind",
         f"- jobs: {os.environ.get('AGENTVER_JOBS', 'all cores')}; machine: {platform.machine()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}; load average "
