@@ -94,11 +94,21 @@ def content_row(config: AgentConfig) -> tuple[Any, ...]:
         config.model,
         float(config.temperature),
         int(config.max_tokens),
-        _json(list(config.tools)),
-        _json(dict(config.guardrails)),
-        _json(dict(config.params)),
+        _json_list(config.tools),
+        _json_map(config.guardrails),
+        _json_map(config.params),
         config.description,
     )
+
+
+def _json_list(value: Sequence[Any]) -> str:
+    return _json(list(value)) if value else "[]"
+
+
+def _json_map(value: Any) -> str:
+    if not value:
+        return "{}"  # most agents' params: no encoder call (a cold sync builds ~16k rows)
+    return _json(value if type(value) is dict else dict(value))
 
 
 # What a parsing process hands the store for one config: (content columns, None), or
