@@ -181,3 +181,38 @@ def test_guided_pieces_cover_the_items_in_order_and_shrink(count: int) -> None:
     sizes = [len(piece) for piece in pieces]
     assert sizes == sorted(sizes, reverse=True)[: len(sizes) - 1] + sizes[-1:]  # shrinking
     assert sizes[0] <= count // 4 + 1 and min(sizes[:-1], default=MIN_PIECE) >= MIN_PIECE
+
+
+class _Unpicklable(Exception):
+    def __init__(self) -> None:
+        super().__init__("cannot cross a pipe")
+        self.callback = lambda: None  # a lambda does not pickle
+
+
+def _unpicklable_in_the_worker(items: Sequence[int]) -> list[int]:
+    if os.getpid() != PARENT:
+        raise _Unpicklable
+    time.sleep(0.02)
+    return list(items)
+
+
+def test_an_error_that_cannot_be_sent_leaves_its_pieces_to_this_process(
+    monkeypatch: Any,
+) -> None:
+    monkeypatch.setenv("AGENTVER_JOBS", "2")
+    items = list(range(MIN_ITEMS * 2))
+    assert parallel_slices(_unpicklable_in_the_worker, items) == items
+
+
+def test_no_spool_file_means_no_fork(monkeypatch: Any) -> None:
+    """A full or read-only temporary directory: the work runs here, whole."""
+    import tempfile
+
+    def refuse() -> Any:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setenv("AGENTVER_JOBS", "2")
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
+    out = parallel_slices(_pids, list(range(MIN_ITEMS * 2)))
+    assert [item for item, _ in out] == list(range(MIN_ITEMS * 2))
+    assert {pid for _, pid in out} == {os.getpid()}
