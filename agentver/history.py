@@ -10,12 +10,14 @@ per HEAD commit, so a warm command is a JSON read. Caches live under
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -198,6 +200,55 @@ class HistoryIndex:
         self.policies = PolicyChecker(
             repo, self.cache_root / f"policies-r{RULES_VERSION}.json", self._known_prompt
         )
+        self._held: list[Callable[[], None]] | None = None  # see held_cache_writes
+        self._writer: threading.Thread | None = None
+        self._writer_error: BaseException | None = None
+
+    @contextlib.contextmanager
+    def held_cache_writes(self) -> Iterator[Callable[[], None]]:
+        """Within: the history and blob cache writes are held back until the yielded
+        ``start`` runs them on a thread. A cold sync starts it as its store transaction
+        begins, whose inserts and fsync release the GIL: the ~130 ms of cache writes then
+        overlap them (issue 16). Every write has finished when the block exits, and a
+        cache read (or a fork) in between waits for them first."""
+        self._held = []
+        try:
+            yield self._start_writer
+        finally:
+            self._start_writer()
+            self.settle()
+
+    def _start_writer(self) -> None:
+        held, self._held = self._held, None
+        if held:
+            self._writer = threading.Thread(target=self._run_writes, args=(held,))
+            self._writer.start()
+
+    def _run_writes(self, writes: list[Callable[[], None]]) -> None:
+        try:
+            for write in writes:
+                write()
+        except BaseException as exc:  # raised again by settle(), in the calling thread
+            self._writer_error = exc
+
+    def _cache_write(self, write: Callable[[], None]) -> None:
+        if self._held is not None:
+            self._held.append(write)
+        else:
+            write()
+
+    def settle(self) -> None:
+        """Wait for cache writes in flight (held ones are run now)."""
+        if self._held:
+            held, self._held = self._held, []
+            for write in held:
+                write()
+        if self._writer is not None:
+            self._writer.join()
+            self._writer = None
+        error, self._writer_error = self._writer_error, None
+        if error is not None:
+            raise error
 
     # -- public -----------------------------------------------------------------------
 
@@ -210,7 +261,7 @@ class HistoryIndex:
             path = agent_path(self.settings, agent)
             computed = self._compute([path])
             history = computed.get(agent, AgentHistory(agent))
-            self._write_cache({agent: history}, all_agents=False)
+            self._cache_write(lambda: self._write_cache({agent: history}, all_agents=False))
         if not history.versions and not history.present and not history.warnings:
             raise NotFound(
                 f"unknown agent {agent!r}: no {agent_path(self.settings, agent)} in the history of HEAD",
@@ -235,12 +286,13 @@ class HistoryIndex:
         histories = _decoded(self._read_cache("_all.json"), _histories_from_json)
         if histories is None:
             extended = self._extend_previous()
-            if extended is None:
-                histories = self._compute([f"{self.settings.agents_dir}/"])
-                self._write_cache(histories, all_agents=True)
-            else:
-                histories, previous_dir, changed = extended
-                self._write_cache(histories, all_agents=True, reuse=(previous_dir, changed))
+            computed, reuse = (
+                (self._compute([f"{self.settings.agents_dir}/"]), None)
+                if extended is None
+                else (extended[0], (extended[1], extended[2]))
+            )
+            self._cache_write(lambda: self._write_cache(computed, all_agents=True, reuse=reuse))
+            histories = computed
         else:
             self._mark_latest()  # the next HEAD extends the one in use now
         self._memo.update(histories)
@@ -332,6 +384,7 @@ class HistoryIndex:
             for _, change in events
             if change.blob
         }
+        self.settle()  # before reading the blob cache, and before the pool forks
         infos = self.blob_cache.get(wanted)
         missing = [blob for blob in wanted if blob not in infos]
         # Each process of the pool reads and parses its own share of the files, a chunk at
@@ -348,7 +401,7 @@ class HistoryIndex:
                 self._parsed[blob] = prepared
                 self._parsed_bytes += size
         if new:
-            self.blob_cache.put(new)
+            self._cache_write(lambda: self.blob_cache.put(new))
             infos.update(new)
         return infos
 
@@ -374,6 +427,7 @@ class HistoryIndex:
         return f"agents live in {self.settings.agents_dir}/<agent>.yaml; commit one first"
 
     def _read_cache(self, name: str) -> Any:
+        self.settle()
         try:
             return json.loads((self.cache_dir / name).read_text("utf-8"))
         except (OSError, ValueError):

@@ -164,6 +164,8 @@ def _load_chunk(ws: Workspace, chunk: list[Version]) -> Iterator[PreparedVersion
         for version, prepared in zip(chunk, known, strict=True)
         if prepared is None and _storable_problem(version) is None
     }
+    if paths:
+        ws.index.settle()  # parsing forks a pool: no cache-writing thread may run then
     contents = ws.repo.read_blobs(paths) if paths else {}
     items = [(raw, paths[blob]) for blob, raw in contents.items()]
     parsed = dict(zip(contents, parallel_map(_prepare_item, items), strict=True))
@@ -236,7 +238,10 @@ def publish(
     """``agentver sync`` as a library call: publish HEAD (compare-and-swap)."""
     check_committed_layout(ws)
     check_not_stale(ws, store, force=force)
-    return store.sync(build_snapshot(ws, environments, store), force=force)
+    with ws.index.held_cache_writes() as start_cache_writes:
+        snapshot = build_snapshot(ws, environments, store)
+        start_cache_writes()  # written on a thread while the store's transaction runs
+        return store.sync(snapshot, force=force)
 
 
 @dataclass

@@ -269,3 +269,58 @@ def test_ancestry_is_asked_of_git_once_per_pair(repo: Repo, monkeypatch: Any) ->
     missing = "1" * 40
     assert not ws.repo.is_ancestor(missing, second) and not ws.repo.is_ancestor(missing, second)
     assert commands.count("merge-base") == 4
+
+
+def test_sync_writes_its_caches_beside_the_store_and_has_finished_them_on_return(
+    repo: Repo, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """publish() holds history's cache writes back and runs them on a thread while the
+    store's transaction runs (issue 16); they are all on disk when it returns."""
+    import threading
+
+    import agentver.history
+    from agentver.publish import publish
+
+    for n in range(1, 4):
+        repo.commit_agent("support", {**GOOD, "max_tokens": 100 + n}, f"v{n}")
+    ws = Workspace.open(repo.path)
+    events: list[str] = []
+    original_write = agentver.history.HistoryIndex._write_cache
+
+    def write(self: Any, *args: Any, **kwargs: Any) -> None:
+        events.append(
+            "cache:"
+            + ("main" if threading.current_thread() is threading.main_thread() else "thread")
+        )
+        original_write(self, *args, **kwargs)
+
+    monkeypatch.setattr(agentver.history.HistoryIndex, "_write_cache", write)
+    store = open_store(f"sqlite:///{tmp_path / 'runtime.db'}", repo.path)
+    original_sync = store.sync
+
+    def sync(snapshot: Snapshot, **kwargs: Any) -> Any:
+        events.append("store")
+        return original_sync(snapshot, **kwargs)
+
+    monkeypatch.setattr(store, "sync", sync)
+    try:
+        plan = publish(ws, store, list(ws.settings.environments))
+    finally:
+        store.close()
+    assert len(plan.new_versions) == 3
+    assert sorted(events) == ["cache:thread", "store"]  # not on the main thread
+    assert ws.index._writer is None  # joined
+    assert (ws.index.cache_dir / "_all.json").is_file()
+    assert (ws.index.cache_dir / "support.json").is_file()
+
+
+def test_an_error_in_a_held_cache_write_is_raised_not_printed(repo: Repo) -> None:
+    repo.commit_agent("support", GOOD, "v1")
+    ws = Workspace.open(repo.path)
+
+    def broken() -> None:
+        raise RuntimeError("cache bug")
+
+    with pytest.raises(RuntimeError, match="cache bug"), ws.index.held_cache_writes() as start:
+        ws.index._cache_write(broken)
+        start()
