@@ -11,6 +11,7 @@ per HEAD commit, so a warm command is a JSON read. Caches live under
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import json
@@ -43,8 +44,9 @@ from agentver.storable import MAX_FILE_BYTES, storable_problems, value_problems
 from agentver.store.rows import Prepared, content_row, prepare
 from agentver.validity import RULES_VERSION, PolicyChecker
 
-# 2: versions stored as rows (list --json reads ~16k of them); 3: validity with reasons
-CACHE_FORMAT = "3"
+# 2: versions stored as rows (list --json reads ~16k of them); 3: validity with reasons;
+# 4: the summary names each agent's unstorable versions
+CACHE_FORMAT = "4"
 _KEEP_CACHED_HEADS = 8
 _MAX_EXTEND = 2000  # new first-parent commits beyond which a full pass is as cheap
 # The store rows of the files history parsed are kept for sync's reuse up to this much
@@ -88,13 +90,21 @@ class AgentSummary:
     present: bool
     warnings: list[str]
     invalid: list[int] = field(default_factory=list)  # numbers of the invalid versions
+    # numbers of the versions the store cannot hold (a "storable:" problem): sync skips
+    # them with a warning, so a no-change sync must not take its fast path while any exist
+    unstorable: list[int] = field(default_factory=list)
 
     @classmethod
     def of(cls, history: AgentHistory) -> AgentSummary:
         latest = history.latest.version if history.latest else None
-        invalid = [v.version for v in history.versions if not v.valid]
         return cls(
-            history.agent, len(history.versions), latest, history.present, history.warnings, invalid
+            history.agent,
+            len(history.versions),
+            latest,
+            history.present,
+            history.warnings,
+            [v.version for v in history.versions if not v.valid],
+            [v.version for v in history.versions if any("storable:" in p for p in v.problems)],
         )
 
 
@@ -460,13 +470,7 @@ class HistoryIndex:
             if all_agents:
                 write_cache_file(self.cache_dir / "_all.json", f'{{"agents":[{",".join(texts)}]}}')
                 summary = {
-                    name: [
-                        len(h.versions),
-                        h.latest.version if h.latest else None,
-                        h.present,
-                        h.warnings,
-                        [v.version for v in h.versions if not v.valid],
-                    ]
+                    name: list(dataclasses.astuple(AgentSummary.of(h)))[1:]
                     for name, h in histories.items()
                 }
                 _atomic_write(self.cache_dir / "_summary.json", {"agents": summary})

@@ -476,9 +476,8 @@ def up_to_date(ws: Workspace, store: Store, environments: list[str]) -> bool:
     committed pointers equal to the served ones. Tampered rows are `verify`'s job."""
     if store.head_commit() != ws.index.head:
         return False
-    for history in ws.agents().values():
-        if any(_storable_problem(v) is not None for v in history.versions):
-            return False
+    if any(summary.unstorable for summary in ws.agent_summaries().values()):
+        return False  # from the cached summary: no version list is read
     refused: list[RefusedPointer] = []
     committed = {
         (p.environment, p.agent): _pointer_state(normalize_pointer(p))

@@ -80,7 +80,8 @@ def test_an_unstorable_version_is_skipped_and_blocks_no_one(
     repo.commit_agent("huge", {**GOOD, "max_tokens": 512}, "huge v2")
     deploy(run_cli, repo, "billing", "1")
     deploy(run_cli, repo, "huge", "2")
-    for argv in (("sync",), ("sync", "--force")):
+    # the second plain sync has nothing new: it must still warn, not take the fast path
+    for argv in (("sync",), ("sync",), ("sync", "--force")):
         code, _, err = run_cli(*argv, "--store", store_url, cwd=repo.path)
         assert code == 1, err
         assert warnings(err) == [
