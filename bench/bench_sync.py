@@ -12,7 +12,10 @@ a SQLite store, measures as medians of N runs (wall and child CPU):
         runs alternate with the floor's)
     (2) agentver sync to a new store, history caches warm
     (3) agentver sync again, nothing new
+    (3f) the same with --force: every stored row compared with git (no fast path)
     (4) agentver sync after one new commit (one agent changed)
+
+(T) alternates with (3), (3f) and (4) run by run, as (F) does with (1).
 
 Targets: (1) <= 1.3 x (F); (3) <= (T) + 100 ms; (4) <= (T) + 250 ms.
 Writes bench/RESULTS-sync.md. ``AGENTVER_JOBS=1`` in the environment shows the cold
@@ -131,20 +134,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             floor_steps.append(json.loads(proc.stdout))
             cold_runs += measure(agentver, 1, before=cold)
         figures["F"] = ("floor: git log --raw + cat-file --batch + C YAML + sha256", floor_runs)
-        figures["T"] = (
-            "bare Typer app (prints)",
-            measure([sys.executable, str(BARE_TYPER)], args.runs),
-        )
         figures["1"] = ("agentver sync, cold (no caches, new store)", cold_runs)
         figures["2"] = (
             "agentver sync, new store, warm caches",
             measure(agentver, args.runs, before=drop_store),
         )
-        figures["3"] = ("agentver sync, nothing new", measure(agentver, args.runs))
-        figures["4"] = (
-            "agentver sync after one new commit",
-            measure(agentver, args.runs, before=one_new_commit),
+        # (T) is the baseline of (3), (3f) and (4): it alternates with them run by run.
+        bare_typer = [sys.executable, str(BARE_TYPER)]
+        typer_runs: list[tuple[float, float]] = []
+        rows: dict[str, list[tuple[float, float]]] = {"3": [], "3f": [], "4": []}
+        for _ in range(args.runs):
+            typer_runs += measure(bare_typer, 1)
+            rows["3"] += measure(agentver, 1)
+            rows["3f"] += measure([*agentver, "--force"], 1)
+            rows["4"] += measure(agentver, 1, before=one_new_commit)
+        figures["T"] = ("bare Typer app (prints)", typer_runs)
+        figures["3"] = ("agentver sync, nothing new", rows["3"])
+        figures["3f"] = (
+            "agentver sync --force, nothing new (full comparison, no fast path)",
+            rows["3f"],
         )
+        figures["4"] = ("agentver sync after one new commit", rows["4"])
     finally:
         git("checkout", "-q", "main")
         git("branch", "-q", "-D", "bench-sync")
@@ -162,7 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "|---|---|---:|---:|---:|---|---|---:|---:|",
     ]
     failed = []
-    for key, (label, runs) in figures.items():
+    for key in ("F", "T", "1", "2", "3", "3f", "4"):
+        label, runs = figures[key]
         wall = median(runs, 0)
         target = ""
         result = ""
@@ -189,6 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "- (F) and (1) alternate run by run; (1) / (F) of each pair: "
         + ", ".join(f"{ratio:.2f}" for ratio in pairs)
         + f" (median {statistics.median(pairs):.2f})",
+        "- (T), (3), (3f) and (4) alternate run by run",
         "- (4) commits one changed agent (untimed) before each run; the store is one commit behind",
         f"- jobs: {os.environ.get('AGENTVER_JOBS', 'all cores')}; machine: {platform.machine()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}; load average "
@@ -199,7 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n".join(notes))
     if not args.no_write:
         RESULTS.write_text(
-            "# Sync benchmark\n\nCommand: `.venv/bin/python -m bench.bench_sync`\n\n"
+            "# Sync benchmark\n\nCommand: `.venv/bin/python -m bench.bench_sync"
+            f"{'' if args.runs == 5 else f' --runs {args.runs}'}`; run "
+            f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC\n\n"
             f"{table}\n\n"
             + "\n".join(notes)
             + "\n"
