@@ -63,17 +63,23 @@ def _spawn(
 ) -> subprocess.Popen[bytes]:
     """``git args`` started, its output to be read as it comes (``_parse_log``, ``_finish``);
     its errors go to a temporary file, so a chatty stderr cannot block it."""
+    errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed by _stop, or below)
     try:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             ["git", *args],
             cwd=cwd,
             env={**git_env(), **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=tempfile.TemporaryFile(),
+            stderr=errors,
         )
-    except FileNotFoundError:
-        raise GitError("git is not installed or not on PATH") from None
+    except BaseException as exc:
+        errors.close()
+        if isinstance(exc, FileNotFoundError):
+            raise GitError("git is not installed or not on PATH") from None
+        raise
+    proc.stderr = errors  # Popen keeps only its pipes: _finish reads git's reason here
+    return proc
 
 
 def _finish(proc: subprocess.Popen[bytes], args: Sequence[str], rest: bytes = b"") -> bytes:

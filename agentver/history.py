@@ -39,6 +39,7 @@ from agentver.gitrepo import CommitInfo, FileChange, GitRepo
 from agentver.hashing import config_hash
 from agentver.models import AgentConfig, Version
 from agentver.parallel import even_chunks, jobs_for, parallel_slices
+from agentver.rowspool import RowSpool, Spooled, flush, spool
 from agentver.settings import SETTINGS_FILE, Settings
 from agentver.storable import MAX_FILE_BYTES, storable_problems, value_problems
 from agentver.store.rows import Prepared, content_row, prepare
@@ -49,10 +50,10 @@ from agentver.validity import RULES_VERSION, PolicyChecker
 CACHE_FORMAT = "4"
 _KEEP_CACHED_HEADS = 8
 _MAX_EXTEND = 2000  # new first-parent commits beyond which a full pass is as cheap
-# The store rows of the files history parsed are kept for sync's reuse up to this much
-# YAML source (a cold sync then parses every file once); beyond it sync parses them
-# again, so that a 100,000-version history stays within its memory bound
-# (docs/benchmarks.md).
+# The store rows of the files history parsed are kept in memory for sync's reuse up to
+# this much YAML source, so that a 100,000-version history stays within its memory
+# bound (docs/benchmarks.md); beyond it, a sync spools them to disk (rowspool.py) and
+# anything else drops them.
 _MAX_PARSED_BYTES = 16 * 1024 * 1024
 _ANALYZE_CHUNK = 8192  # files read and parsed at once (several forks of parallel_map)
 Notify = Callable[[str], None]
@@ -134,22 +135,38 @@ def _analyze_info_only(item: tuple[bytes, str]) -> tuple[BlobInfo, None]:
     return _analyze(*item)[0], None
 
 
+Analyzed = tuple[str, BlobInfo, Prepared | Spooled | None, int]
+
+
 def _analyze_blobs(
-    repo: GitRepo, paths: dict[str, str], budget: list[int], blobs: Sequence[str]
-) -> list[tuple[str, BlobInfo, Prepared | None, int]]:
-    """(blob, facts, store row or None, size) for each of ``blobs`` git has: read
+    repo: GitRepo,
+    paths: dict[str, str],
+    budget: list[int],
+    spool_dir: str | None,
+    blobs: Sequence[str],
+) -> list[Analyzed]:
+    """(blob, facts, store row, size) for each of ``blobs`` git has: read
     ``_ANALYZE_CHUNK`` at a time, store rows kept while their files total ``budget[0]``
-    (this process's own: a forked worker spends its copy)."""
-    out: list[tuple[str, BlobInfo, Prepared | None, int]] = []
+    (this process's own: a forked worker spends its copy), then written to ``spool_dir``
+    (where they are: ``Spooled``) or, without one, dropped (None)."""
+    out: list[Analyzed] = []
+    spooled = False
     for chunk in even_chunks(blobs, _ANALYZE_CHUNK):
         for blob, raw in repo.read_blobs(chunk).items():
             item = (raw, paths[blob])
+            row: Prepared | Spooled | None
             if budget[0] > 0:
+                info, row = _analyze_item(item)
+                budget[0] -= len(raw) if row is not None else 0
+            elif spool_dir is not None:
                 info, prepared = _analyze_item(item)
-                budget[0] -= len(raw) if prepared is not None else 0
+                row = spool(spool_dir, prepared) if prepared is not None else None
+                spooled = True
             else:
-                info, prepared = _analyze_info_only(item)
-            out.append((blob, info, prepared, len(raw)))
+                info, row = _analyze_info_only(item)
+            out.append((blob, info, row, len(raw)))
+    if spooled and spool_dir is not None and not flush(spool_dir):
+        out = [(blob, info, None if isinstance(row, int) else row, n) for blob, info, row, n in out]
     return out
 
 
@@ -207,6 +224,9 @@ class HistoryIndex:
         # parse a blob a second time; bounded, since a cold history can hold 100,000.
         self._parsed: dict[str, Prepared] = {}
         self._parsed_bytes = 0
+        # Set by sync: the rows beyond that budget go to disk instead (rowspool.py).
+        self.spool_rows = False
+        self._spooled: list[tuple[RowSpool, dict[str, Spooled]]] = []
         self.policies = PolicyChecker(
             repo, self.cache_root / f"policies-r{RULES_VERSION}.json", self._known_prompt
         )
@@ -401,15 +421,34 @@ class HistoryIndex:
         # a time (100,000 files are never all in memory at once), and keeps store rows
         # for sync up to its share of the budget (issue 16).
         share = max(0, _MAX_PARSED_BYTES - self._parsed_bytes) // jobs_for(len(missing))
-        analyzed = parallel_slices(
-            functools.partial(_analyze_blobs, self.repo, wanted, [share]), missing
-        )
+        rows = RowSpool.create() if self.spool_rows and missing else None
+        try:
+            analyzed = parallel_slices(
+                functools.partial(
+                    _analyze_blobs,
+                    self.repo,
+                    wanted,
+                    [share],
+                    rows.directory if rows else None,
+                ),
+                missing,
+            )
+        finally:
+            if rows:
+                rows.adopt()
         new: dict[str, BlobInfo] = {}
-        for blob, info, prepared, size in analyzed:
+        spooled: dict[str, Spooled] = {}
+        for blob, info, row, size in analyzed:
             new[blob] = info
-            if prepared is not None:
-                self._parsed[blob] = prepared
+            if isinstance(row, int):  # Spooled
+                spooled[blob] = row
+            elif row is not None:
+                self._parsed[blob] = row
                 self._parsed_bytes += size
+        if rows and spooled:
+            self._spooled.append((rows, spooled))
+        elif rows:
+            rows.close()
         if new:
             self._cache_write(lambda: self.blob_cache.put(new))
             infos.update(new)
@@ -421,7 +460,12 @@ class HistoryIndex:
 
     def prepared(self, blob: str) -> Prepared | None:
         """The store row content of ``blob`` if this process parsed it (None: parse it)."""
-        return self._parsed.get(blob)
+        row = self._parsed.get(blob)
+        if row is None:
+            for rows, where in self._spooled:
+                if blob in where:
+                    return rows.read(where[blob])
+        return row
 
     # -- caches -------------------------------------------------------------------------
 

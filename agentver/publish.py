@@ -20,7 +20,7 @@ after publishing everything else.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -112,6 +112,7 @@ def build_snapshot(ws: Workspace, environments: list[str], store: Store | None =
     all. A version history already found not storable is skipped without reading it.
     ``store`` is no longer needed (kept for callers)."""
     del store
+    ws.index.spool_rows = True  # rows beyond history's memory budget: to disk, not re-parsed
     index: list[Version] = []
     skipped: list[SkippedVersion] = []
     for history in ws.agents().values():
@@ -238,10 +239,27 @@ def publish(
     """``agentver sync`` as a library call: publish HEAD (compare-and-swap)."""
     check_committed_layout(ws)
     check_not_stale(ws, store, force=force)
+    return write_snapshot(ws, store, environments, force=force)
+
+
+def write_snapshot(
+    ws: Workspace,
+    store: Store,
+    environments: list[str],
+    *,
+    force: bool = False,
+    dry_run: bool = False,
+    on_read: Callable[[Snapshot], None] | None = None,
+) -> SyncPlan:
+    """Build HEAD's snapshot and sync it (or only plan, ``dry_run``); ``on_read`` is told
+    when the snapshot is built. The history caches are written on a thread while the
+    store's transaction runs (``HistoryIndex.held_cache_writes``)."""
     with ws.index.held_cache_writes() as start_cache_writes:
         snapshot = build_snapshot(ws, environments, store)
-        start_cache_writes()  # written on a thread while the store's transaction runs
-        return store.sync(snapshot, force=force)
+        if on_read is not None:
+            on_read(snapshot)
+        start_cache_writes()
+        return store.plan(snapshot) if dry_run else store.sync(snapshot, force=force)
 
 
 @dataclass

@@ -7,7 +7,7 @@ this pins that the merge is exactly what a single ``git log`` of every pathspec 
 
 from __future__ import annotations
 
-from conftest import Repo
+from conftest import Repo, RunCli
 
 from agentver.gitrepo import GitRepo
 
@@ -61,3 +61,16 @@ def test_split_logs_merge_to_the_combined_log(repo: Repo) -> None:
             assert expected, specs
             assert split(git, revisions, specs) == expected, (specs, revisions)
     assert split(git, head, ["agents/none.yaml", "nothing.yaml"]) == []
+
+
+def test_a_failing_streamed_log_says_why(repo: Repo, run_cli: RunCli) -> None:
+    """The streamed git processes keep their stderr: a missing commit object is reported
+    with git's own reason, not only "exit 128"."""
+    for n in range(1, 4):
+        repo.commit_agent("support", {"model": "gpt-4o", "system_prompt": f"v{n}"}, f"v{n}")
+    first = repo.git("rev-list", "--max-parents=0", "HEAD").strip()
+    (repo.path / ".git" / "objects" / first[:2] / first[2:]).unlink()
+    code, out, err = run_cli("history", "support", cwd=repo.path)
+    assert code == 2 and out == ""
+    assert err.startswith("error: git log failed: fatal: ") and first in err
+    assert "Traceback" not in err

@@ -67,12 +67,12 @@ def sync_cmd(
     Uncommitted changes to agents_dir or environments in agentver.yaml are refused (exit 2).
     """
     from agentver.publish import (
-        build_snapshot,
         check_committed_layout,
         check_not_stale,
         describe_plan,
         uncommitted_pointer_files,
         up_to_date,
+        write_snapshot,
     )
     from agentver.store import SyncPlan
 
@@ -89,9 +89,16 @@ def sync_cmd(
             plan = SyncPlan(head_commit=ws.index.head, previous_head=ws.index.head)
         else:
             with output.progress(f"reading versions from git for {store.url}") as step:
-                snapshot = build_snapshot(ws, environments, store)
-                step(f"{'planning' if dry_run else 'writing'} {len(snapshot.versions)} versions")
-                plan = store.plan(snapshot) if dry_run else store.sync(snapshot, force=force)
+                plan = write_snapshot(
+                    ws,
+                    store,
+                    environments,
+                    force=force,
+                    dry_run=dry_run,
+                    on_read=lambda snapshot: step(
+                        f"{'planning' if dry_run else 'writing'} {len(snapshot.index)} versions"
+                    ),
+                )
     finally:
         store.close()
     lines = describe_plan(plan, verbose=verbose)
