@@ -48,9 +48,12 @@ def history(repo: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Repo
     return repo
 
 
-def sync(repo: Repo, url: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Workspace, list[str]]:
-    """Sync HEAD as `agentver sync` does; returns the workspace and every blob read."""
-    ws = Workspace.open(repo.path)
+def sync(
+    repo: Repo, url: str, monkeypatch: pytest.MonkeyPatch, ws: Workspace | None = None
+) -> tuple[Workspace, list[str]]:
+    """Sync HEAD as `agentver sync` does (in ``ws``, a new workspace by default); returns
+    the workspace and every blob read from git."""
+    ws = ws or Workspace.open(repo.path)
     read: list[str] = []
     original = ws.repo.read_blobs
 
@@ -170,20 +173,7 @@ def test_a_damaged_spool_record_is_parsed_again(
     assert spool.read(where[blobs[0]]) is not None
     assert spool.read(where[blobs[1]]) is None
     assert spool.read(where[blobs[3]]) is None
-    read: list[str] = []
-    original = ws.repo.read_blobs
-
-    def spy(ids: Iterable[str]) -> dict[str, bytes]:
-        wanted = list(ids)
-        read.extend(wanted)
-        return original(wanted)
-
-    monkeypatch.setattr(ws.repo, "read_blobs", spy)
-    store = open_store(f"sqlite:///{tmp_path / 'runtime.db'}", history.path)
-    try:
-        write_snapshot(ws, store, list(ws.settings.environments))
-    finally:
-        store.close()
+    _, read = sync(history, f"sqlite:///{tmp_path / 'runtime.db'}", monkeypatch, ws)
     assert set(read) == {blobs[1], *blobs[3:]}
     assert rows(tmp_path / "runtime.db") == expected
 
