@@ -156,8 +156,8 @@ def test_a_spool_whose_flush_fails_loses_its_rows_not_their_truth(
 def test_a_damaged_spool_record_is_parsed_again(
     history: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Rows that do not read back whole (a truncated file, bytes that do not decode) are
-    parsed from git again by the loader, which checks their hash."""
+    """Rows that do not read back whole (a truncated file, bytes that do not decode, a
+    changed byte) are parsed from git again by the loader, which checks their hash."""
     expected = reference_rows(history, tmp_path, monkeypatch)
     ws = Workspace.open(history.path)
     ws.index.spool_rows = True
@@ -165,16 +165,22 @@ def test_a_damaged_spool_record_is_parsed_again(
     ((spool, where),) = ws.index._spooled
     blobs = sorted(where, key=where.__getitem__)  # in file order
     fd = spool._files[os.getpid()]
-    # the second record: garbage; from the fourth on: gone
+    # the second record: garbage; the third: one byte changed (it still decodes); from
+    # the fifth on: gone
+    fd_rw = os.open(f"/proc/self/fd/{fd}", os.O_WRONLY)
     _, offset, length = rowspool._unpack(where[blobs[1]])
-    os.pwrite(fd_rw := os.open(f"/proc/self/fd/{fd}", os.O_WRONLY), b"\xff" * length, offset)
-    os.ftruncate(fd_rw, rowspool._unpack(where[blobs[3]])[1])
+    os.pwrite(fd_rw, b"\xff" * length, offset)
+    _, offset, length = rowspool._unpack(where[blobs[2]])
+    record = os.pread(fd, length, offset)
+    assert b"billing" in record or b"support" in record
+    os.pwrite(fd_rw, record.replace(b"billing", b"bIlling").replace(b"support", b"sUpport"), offset)
+    os.ftruncate(fd_rw, rowspool._unpack(where[blobs[4]])[1])
     os.close(fd_rw)
-    assert spool.read(where[blobs[0]]) is not None
-    assert spool.read(where[blobs[1]]) is None
-    assert spool.read(where[blobs[3]]) is None
+    assert spool.read(where[blobs[0]]) is not None and spool.read(where[blobs[3]]) is not None
+    assert spool.read(where[blobs[1]]) is None and spool.read(where[blobs[2]]) is None
+    assert spool.read(where[blobs[4]]) is None
     _, read = sync(history, f"sqlite:///{tmp_path / 'runtime.db'}", monkeypatch, ws)
-    assert set(read) == {blobs[1], *blobs[3:]}
+    assert set(read) == {blobs[1], blobs[2], *blobs[4:]}
     assert rows(tmp_path / "runtime.db") == expected
 
 
