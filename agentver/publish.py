@@ -7,9 +7,10 @@ reported, never published.
 Cost model: HEAD's version list comes from the history cache (one ``git log`` pass when
 cold). The store compares that index (agent, number, commit, blob, hash) with its own in
 one transaction and asks the snapshot's loader for the rows it writes only. A cold
-history has already built them, in the processes that parsed the files (up to its
-budget); the rest are read PARSE_CHUNK blobs at a time, parsed on every core, inserted
-a thousand at a time and dropped. Committed pointers cost one ``git ls-tree`` and one
+history has already built them, in the processes that parsed the files: kept in memory
+up to its budget, beyond it spooled to disk (rowspool.py). Any others (a warm history,
+a spool that failed) are read PARSE_CHUNK blobs at a time and parsed on every core; all
+are inserted a thousand at a time and dropped. Committed pointers cost one ``git ls-tree`` and one
 ``git cat-file --batch`` for all environments.
 
 Poison: a version the store cannot hold (not storable, or a file that no longer loads)

@@ -53,7 +53,7 @@ PYTHON_EQUIVALENTS: dict[str, str] = {
     "flag list": "agentver.workspace.Workspace.pointer",
     "resolve": "agentver.routing.resolve",
     "deployments": "agentver.workspace.Workspace.pointer_events",
-    "sync": "agentver.publish.build_snapshot",
+    "sync": "agentver.publish.publish",
     "verify": "agentver.publish.verify",
     "status": "agentver.publish.committed_pointers",
     "eval": "agentver.evals.agent_eval.evaluate_agent",
