@@ -39,7 +39,7 @@ from agentver.gitrepo import CommitInfo, FileChange, GitRepo
 from agentver.hashing import config_hash
 from agentver.models import AgentConfig, Version
 from agentver.parallel import even_chunks, jobs_for, parallel_slices
-from agentver.rowspool import RowSpool, Spooled, flush, spool
+from agentver.rowspool import RowSpool, Spooled, flush, spool, sweep
 from agentver.settings import SETTINGS_FILE, Settings
 from agentver.storable import MAX_FILE_BYTES, storable_problems, value_problems
 from agentver.store.rows import Prepared, content_row, prepare
@@ -107,6 +107,11 @@ class AgentSummary:
             [v.version for v in history.versions if not v.valid],
             [v.version for v in history.versions if any("storable:" in p for p in v.problems)],
         )
+
+
+def _known_prompt(parsed: dict[str, Prepared], blob: str) -> str | None:
+    content = parsed.get(blob, (None, None))[0]
+    return content[0] if content is not None else None  # system_prompt (rows.py)
 
 
 def analyze_blob(raw: bytes, path: str) -> BlobInfo:
@@ -224,15 +229,33 @@ class HistoryIndex:
         # parse a blob a second time; bounded, since a cold history can hold 100,000.
         self._parsed: dict[str, Prepared] = {}
         self._parsed_bytes = 0
-        # Set by sync: the rows beyond that budget go to disk instead (rowspool.py).
-        self.spool_rows = False
+        # Set by sync (spool_rows): the rows beyond that budget go to disk instead.
+        self._spool_rows = False
         self._spooled: list[tuple[RowSpool, dict[str, Spooled]]] = []
+        # Not a bound method: the index must not be in a reference cycle, so that a
+        # dropped workspace closes its spool files at once, not at the next collection
+        # of cycles (a long-running `canary watch --sync` opens one per sync).
         self.policies = PolicyChecker(
-            repo, self.cache_root / f"policies-r{RULES_VERSION}.json", self._known_prompt
+            repo,
+            self.cache_root / f"policies-r{RULES_VERSION}.json",
+            functools.partial(_known_prompt, self._parsed),
         )
         self._held: list[Callable[[], None]] | None = None  # see held_cache_writes
         self._writer: threading.Thread | None = None
         self._writer_error: BaseException | None = None
+
+    @property
+    def spool_rows(self) -> bool:
+        """Whether store rows beyond the memory budget are spooled to disk (sync sets it:
+        rowspool.py). Setting it removes the spool directories of killed syncs, even when
+        this one parses nothing and so makes no spool of its own."""
+        return self._spool_rows
+
+    @spool_rows.setter
+    def spool_rows(self, on: bool) -> None:
+        if on and not self._spool_rows:
+            sweep()
+        self._spool_rows = on
 
     @contextlib.contextmanager
     def held_cache_writes(self) -> Iterator[Callable[[], None]]:
@@ -421,7 +444,7 @@ class HistoryIndex:
         # a time (100,000 files are never all in memory at once), and keeps store rows
         # for sync up to its share of the budget (issue 16).
         share = max(0, _MAX_PARSED_BYTES - self._parsed_bytes) // jobs_for(len(missing))
-        rows = RowSpool.create() if self.spool_rows and missing else None
+        rows = RowSpool.create() if self._spool_rows and missing else None
         try:
             analyzed = parallel_slices(
                 functools.partial(
@@ -453,10 +476,6 @@ class HistoryIndex:
             self._cache_write(lambda: self.blob_cache.put(new))
             infos.update(new)
         return infos
-
-    def _known_prompt(self, blob: str) -> str | None:
-        content = self._parsed.get(blob, (None, None))[0]
-        return content[0] if content is not None else None  # system_prompt (rows.py)
 
     def prepared(self, blob: str) -> Prepared | None:
         """The store row content of ``blob`` if this process parsed it (None: parse it)."""

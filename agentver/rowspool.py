@@ -161,12 +161,21 @@ class RowSpool:
         self._finalizer()
 
 
+def sweep() -> None:
+    """Remove the spool directories of syncs killed during their parse. Every sync runs
+    it, not only one that spools: the sync after a killed one may parse nothing (another
+    command warmed the caches meanwhile), and its directory must not stay behind."""
+    with contextlib.suppress(OSError):
+        _sweep(tempfile.gettempdir())
+
+
 def _sweep(parent: str) -> None:
-    """Remove the spool directories of syncs killed during their parse."""
+    """Remove the spool directories in ``parent`` of syncs killed during their parse."""
     with contextlib.suppress(OSError):
         for name in os.listdir(parent):
             pid = name[len(_PREFIX) :].partition("-")[0] if name.startswith(_PREFIX) else ""
-            if pid.isdigit() and not _alive(int(pid)):
+            # ASCII digits only ("²".isdigit(), but int() refuses it)
+            if pid.isascii() and pid.isdigit() and not _alive(int(pid)):
                 shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
 
 
@@ -175,8 +184,10 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except OSError:
-        return True  # another user's process, or not ours to ask: leave it
+    except (OSError, OverflowError):
+        # another user's process, not ours to ask, or no pid at all (a name in a shared
+        # temporary directory this code did not make): leave it
+        return True
     return True
 
 

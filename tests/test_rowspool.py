@@ -5,6 +5,7 @@ failure of the spool costs only that second parse, never a wrong row."""
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import shutil
 import signal
@@ -265,3 +266,61 @@ def test_no_temporary_directory_means_no_spool(
     assert not ws.index._spooled
     assert len(read) == 2 * len(AGENTS) * VERSIONS - 1
     assert rows(tmp_path / "runtime.db") == expected
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    child = subprocess.Popen([sys.executable, "-c", ""])
+    child.wait()
+    return child.pid
+
+
+def test_a_killed_syncs_spool_is_removed_by_the_next_sync_that_parses_nothing(
+    history: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sync killed during its parse leaves its directory; a command that is not a sync
+    (`agentver list`) then warms history's caches, so the next sync parses nothing and
+    makes no spool of its own: it must still remove that directory."""
+    left = tmp_path / "tmp" / f"agentver-rows-{dead_pid()}-killed"
+    left.mkdir()
+    (left / "1234.rows").write_bytes(b"x" * 1000)
+    Workspace.open(history.path).agents()  # `agentver list`: history and blob caches
+    ws, _ = sync(history, f"sqlite:///{tmp_path / 'runtime.db'}", monkeypatch)
+    assert not ws.index._spooled
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["agentver-rows-99999999999999-x", "agentver-rows-²-x"])
+def test_a_stranger_in_the_temporary_directory_does_not_break_a_sync(
+    history: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """The sweep of killed syncs' directories reads a pid from every name with its prefix
+    in a shared temporary directory: a name that is no pid (too large for os.kill, or a
+    non-ASCII digit that int() refuses) is left alone, not an internal error."""
+    expected = reference_rows(history, tmp_path, monkeypatch)
+    stranger = tmp_path / "tmp" / name
+    stranger.mkdir()
+    ws, _ = sync(history, f"sqlite:///{tmp_path / 'runtime.db'}", monkeypatch)
+    assert ws.index._spooled
+    assert rows(tmp_path / "runtime.db") == expected
+    assert [p.name for p in (tmp_path / "tmp").iterdir()] == [name]
+
+
+def test_dropping_the_workspace_closes_its_spool_files(
+    history: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spool's files are removed from the directory but held open for reading: a
+    long-running process (`canary watch --sync`) opens a workspace per sync, and each
+    dropped one must release its files (and their disk) at once, not whenever the
+    cyclic garbage collector happens to run."""
+    ws, _ = sync(history, f"sqlite:///{tmp_path / 'runtime.db'}", monkeypatch)
+    fds = [fd for spool, _ in ws.index._spooled for fd in spool._files.values()]
+    assert fds
+    gc.disable()
+    try:
+        del ws
+        for fd in fds:
+            with pytest.raises(OSError):
+                os.fstat(fd)
+    finally:
+        gc.enable()
