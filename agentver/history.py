@@ -105,8 +105,13 @@ class AgentSummary:
             history.present,
             history.warnings,
             [v.version for v in history.versions if not v.valid],
-            [v.version for v in history.versions if any("storable:" in p for p in v.problems)],
+            [v.version for v in history.versions if storable_problem(v) is not None],
         )
+
+
+def storable_problem(version: Version) -> str | None:
+    """Why history found ``version`` not storable (None: it did not): sync skips it."""
+    return next((p for p in version.problems if "storable:" in p), None)
 
 
 def _known_prompt(parsed: dict[str, Prepared], blob: str) -> str | None:

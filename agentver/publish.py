@@ -10,8 +10,8 @@ one transaction and asks the snapshot's loader for the rows it writes only. A co
 history has already built them, in the processes that parsed the files: kept in memory
 up to its budget, beyond it spooled to disk (rowspool.py). Any others (a warm history,
 a spool that failed) are read PARSE_CHUNK blobs at a time and parsed on every core; all
-are inserted a thousand at a time and dropped. Committed pointers cost one ``git ls-tree`` and one
-``git cat-file --batch`` for all environments.
+are inserted a thousand at a time and dropped. Committed pointers cost one
+``git ls-tree`` and one ``git cat-file --batch`` for all environments.
 
 Poison: a version the store cannot hold (not storable, or a file that no longer loads)
 is skipped, named by commit and file, and never blocks another agent; a pointer naming a
@@ -29,7 +29,7 @@ from agentver.agentfile import parse_agent_blob
 from agentver.deploy.pointers import POINTER_DIR, parse_pointer
 from agentver.errors import AgentverError, ConfigError
 from agentver.hashing import config_hash
-from agentver.history import agent_path
+from agentver.history import agent_path, storable_problem
 from agentver.models import Pointer, Version
 from agentver.parallel import parallel_map
 from agentver.settings import SETTINGS_FILE
@@ -85,11 +85,6 @@ def uncommitted_pointer_files(ws: Workspace) -> list[str]:
     return [line[3:] for line in out.splitlines() if line.strip()]
 
 
-def _storable_problem(version: Version) -> str | None:
-    """Why history already found this version not storable (None: it did not)."""
-    return next((p for p in version.problems if "storable:" in p), None)
-
-
 def _prepare_item(item: tuple[bytes, str]) -> tuple[str | None, Prepared]:
     """Parse one file for the store (in the pool): its config hash and prepared row."""
     raw, path = item
@@ -118,7 +113,7 @@ def build_snapshot(ws: Workspace, environments: list[str], store: Store | None =
     skipped: list[SkippedVersion] = []
     for history in ws.agents().values():
         for version in history.versions:
-            reason = _storable_problem(version)
+            reason = storable_problem(version)
             if reason is None:
                 index.append(version)
             else:
@@ -164,7 +159,7 @@ def _load_chunk(ws: Workspace, chunk: list[Version]) -> Iterator[PreparedVersion
     paths = {
         version.blob: agent_path(ws.settings, version.agent)
         for version, prepared in zip(chunk, known, strict=True)
-        if prepared is None and _storable_problem(version) is None
+        if prepared is None and storable_problem(version) is None
     }
     if paths:
         ws.index.settle()  # parsing forks a pool: no cache-writing thread may run then
@@ -176,7 +171,7 @@ def _load_chunk(ws: Workspace, chunk: list[Version]) -> Iterator[PreparedVersion
         if prepared is not None and prepared[0] is not None and not version.problems:
             yield new(version, prepared[0])  # parsed by history, hashed with it
             continue
-        content, reason = None, _storable_problem(version)
+        content, reason = None, storable_problem(version)
         if reason is None:
             if prepared is not None:
                 content, reason = prepared

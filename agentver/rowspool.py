@@ -10,7 +10,7 @@ cache holds them, not the heap.
 
 The directory is removed as soon as the pool has finished (each file stays open for
 reading), so nothing is left on disk once the parse is over; the directory of a sync
-killed during its parse is removed by the next one (its name carries the pid). Each
+killed during its parse is removed by the next sync (its name carries the pid). Each
 record carries its CRC-32. Any failure (a full disk, a short read, a record that does
 not check or decode) loses only that row: sync parses the file again, as it did before.
 """
@@ -107,7 +107,6 @@ class RowSpool:
 
     def __init__(self) -> None:
         self.directory = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-")
-        _sweep(os.path.dirname(self.directory))
         self._files: dict[int, int] = {}
         self._finalizer = weakref.finalize(self, _close_all, self._files)
 
@@ -129,12 +128,11 @@ class RowSpool:
                 writer.close()
         try:
             for name in os.listdir(self.directory):
-                pid, _, suffix = name.partition(".")
-                if suffix == "rows" and pid.isdigit():
+                text, _, suffix = name.partition(".")
+                pid = _pid_of(text)
+                if suffix == "rows" and pid is not None:
                     with contextlib.suppress(OSError):
-                        self._files[int(pid)] = os.open(
-                            os.path.join(self.directory, name), os.O_RDONLY
-                        )
+                        self._files[pid] = os.open(os.path.join(self.directory, name), os.O_RDONLY)
         except OSError:
             pass  # nothing readable: every spooled row is parsed again
         finally:
@@ -173,10 +171,16 @@ def _sweep(parent: str) -> None:
     """Remove the spool directories in ``parent`` of syncs killed during their parse."""
     with contextlib.suppress(OSError):
         for name in os.listdir(parent):
-            pid = name[len(_PREFIX) :].partition("-")[0] if name.startswith(_PREFIX) else ""
-            # ASCII digits only ("²".isdigit(), but int() refuses it)
-            if pid.isascii() and pid.isdigit() and not _alive(int(pid)):
+            if not name.startswith(_PREFIX):
+                continue
+            pid = _pid_of(name[len(_PREFIX) :].partition("-")[0])
+            if pid is not None and not _alive(pid):
                 shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+
+
+def _pid_of(text: str) -> int | None:
+    # ASCII digits only ("²".isdigit(), but int() refuses it)
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def _alive(pid: int) -> bool:

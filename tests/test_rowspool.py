@@ -220,8 +220,8 @@ def test_the_spool_of_a_killed_sync_is_removed_by_the_next(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The directory lives only while the pool parses; a process killed then (SIGKILL:
-    no cleanup runs) leaves it behind, and the next spool removes it. A live process's
-    directory is left alone."""
+    no cleanup runs) leaves it behind, and the next sweep (every sync runs one) removes
+    it. A live process's directory is left alone."""
     killed = subprocess.run(
         [
             sys.executable,
@@ -247,6 +247,7 @@ def test_the_spool_of_a_killed_sync_is_removed_by_the_next(
     unrelated.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     spool = rowspool.RowSpool()
+    rowspool.sweep()
     assert not left.exists()
     assert alive.exists() and unrelated.exists() and Path(spool.directory).exists()
     spool.adopt()
